@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make chat` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install chat test ingest bench clean-index
+
+install: $(STAMP)
+
+# Re-runs only when the project's requirements change, so a second `make install` is instant.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@test -x $(BIN)/assistant
+	@touch $(STAMP)
+
+ingest: install
+	$(BIN)/assistant ingest articles/
+
+chat: ingest
+	$(BIN)/assistant chat
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/ingest_search.py
+
+clean-index:
+	find index -mindepth 1 ! -name .gitignore ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,156 @@
+"""The ``assistant`` command. Thin on purpose: each command parses options, calls the
+package, and prints. Heavy imports happen inside the commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+def _settings(ctx: click.Context, **overrides):
+    from .config import load_settings
+
+    return load_settings(config_file=ctx.obj.get("config"), **overrides)
+
+
+def _print_json(data: dict) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+class _Group(click.Group):
+    """Turns user errors into one line on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from .errors import AssistantError
+
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="assistant")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """Ask questions about news articles; every answer cites its passages."""
+    ctx.obj = {"config": config}
+
+
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), help="Index folder (default: index/)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@click.option("--prune", is_flag=True, help="Also remove articles whose files are gone.")
+@json_option
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | None, prune: bool, as_json: bool) -> None:
+    """Add articles (files or folders: .txt .md .html .json .jsonl) to the index."""
+    from .ingest import ingest as run_ingest
+    from .ui import ingest_progress, print_ingest_report
+
+    settings = _settings(ctx, index_dir=index_dir)
+    with ingest_progress(enabled=not as_json) as progress:
+        report = run_ingest(list(paths), settings, prune=prune, progress=progress)
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        print_ingest_report(report, settings)
+    if report.missing_paths or not (report.ingested_anything or report.removed):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", type=click.IntRange(1, 200), help="How many passages (default 5).")
+@index_option
+@click.option("--source", "sources", multiple=True, help="Only passages from this source (repeatable).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@json_option
+@click.pass_context
+def search(ctx, query, k, index_dir, sources, since, until, as_json) -> None:
+    """Rank the passages that match QUERY (dense + BM25)."""
+    from .retrieval import make_filter
+    from .service import open_searcher
+    from .ui import print_hits
+
+    settings = _settings(ctx, index_dir=index_dir)
+    where = make_filter(list(sources), since, until)
+    hits = open_searcher(settings).search(query, k, where)
+    if as_json:
+        _print_json({"results": [hit_json(h) for h in hits]})
+    else:
+        print_hits(query, hits)
+
+
+def hit_json(hit) -> dict:
+    p = hit.passage
+    return {
+        "text": p.text,
+        "source": p.source,
+        "title": p.title,
+        "chunk_id": p.chunk_id,
+        "start": p.start,
+        "end": p.end,
+        "score": round(hit.score, 6),
+    }
+
+
+@main.group(cls=_Group)
+def index() -> None:
+    """Inspect the index."""
+
+
+@index.command()
+@index_option
+@json_option
+@click.pass_context
+def stats(ctx, index_dir, as_json) -> None:
+    """Articles, passages, embedding model and size of the index."""
+    from .service import index_stats
+    from .ui import print_stats
+
+    figures = index_stats(_settings(ctx, index_dir=index_dir))
+    if as_json:
+        _print_json(figures)
+    else:
+        print_stats(figures)
+
+
+@main.command()
+@index_option
+@click.option("--k", type=click.IntRange(1, 20), default=3, show_default=True, help="Passages per question.")
+@click.pass_context
+def chat(ctx, index_dir, k) -> None:
+    """Interactive session. Until answering lands it shows the passages that match each
+    question; Ctrl-D or /quit exits."""
+    from .service import open_searcher
+    from .ui import print_hits
+
+    searcher = open_searcher(_settings(ctx, index_dir=index_dir))
+    click.echo("Ask about the ingested articles (passages shown; answers come with the answering stage). /quit exits.")
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            return
+        if line in {"/quit", "/exit"}:
+            return
+        if line:
+            print_hits(line, searcher.search(line, k))

@@ -1,0 +1,137 @@
+"""All configuration in one place.
+
+Settings come from, lowest priority first: the defaults below, an optional TOML file
+(``assistant.toml`` in the working folder, or the file named by ``ASSISTANT_CONFIG``),
+environment variables (``ASSISTANT_<FIELD>``, plus the standard ``OPENAI_API_KEY`` and
+``OPENAI_BASE_URL``), then explicit overrides such as command-line flags. They are read
+once, by :func:`load_settings`, and passed down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "ENV_PREFIX"]
+
+ENV_PREFIX = "ASSISTANT_"
+# Standard variable names that other OpenAI tools use too; honoured without our prefix.
+_STANDARD_ENV = {"OPENAI_API_KEY": "openai_api_key", "OPENAI_BASE_URL": "openai_base_url"}
+
+
+class Settings(BaseModel):
+    """Every knob of the assistant, each with what it does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index_dir: Path = Field(Path("index"), description="Folder of the local index (Chroma + lexical side).")
+    collection: str = Field("passages", description="Chroma collection holding the passages.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, the store is that server instead of index_dir."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "assistant",
+        description="Per-user cache (lexical index of a Chroma server, assembled model files).",
+    )
+
+    embedding: Literal["local", "openai"] = Field(
+        "local", description="Embedding backend: 'local' (offline MiniLM ONNX) or 'openai'."
+    )
+    openai_embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model name used when embedding='openai'."
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Passages per embedding batch.")
+    embed_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means one per core.")
+
+    chunk_target_tokens: int = Field(160, ge=16, description="Preferred passage size in cl100k tokens.")
+    chunk_max_tokens: int = Field(260, ge=32, description="Hard upper bound of a passage in tokens.")
+    chunk_min_tokens: int = Field(
+        80, ge=0, description="Passages shorter than this are merged with a neighbour when possible."
+    )
+    chunk_overlap_tokens: int = Field(
+        40, ge=0, description="At most this many tokens of trailing sentences repeat at the next passage's start."
+    )
+
+    search_k: int = Field(5, ge=1, le=200, description="Passages returned by a search.")
+    search_candidates: int = Field(40, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+
+    openai_api_key: SecretStr | None = Field(None, description="API key for OpenAI or a compatible server.")
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+    request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one request to a remote service.")
+
+    @property
+    def uses_server(self) -> bool:
+        return bool(self.chroma_host)
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes results (secrets excluded)."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key"})
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for var, field in _STANDARD_ENV.items():
+        if env.get(var):
+            values[field] = env[var]
+    for name in Settings.model_fields:
+        var = ENV_PREFIX + name.upper()
+        if var in env and env[var] != "":
+            values[name] = env[var]
+    # ASSISTANT_INDEX is the documented short name of ASSISTANT_INDEX_DIR.
+    if env.get(ENV_PREFIX + "INDEX"):
+        values["index_dir"] = env[ENV_PREFIX + "INDEX"]
+    return values
+
+
+def _file_values(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("assistant", data)
+    unknown = sorted(set(section) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return dict(section)
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides) -> Settings:
+    """Build the settings from file, environment and overrides (``None`` overrides are ignored)."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[ENV_PREFIX + "CONFIG"])
+        if not config_file.exists():
+            raise ConfigError(f"ASSISTANT_CONFIG names {config_file}, which does not exist")
+    if config_file is None and Path("assistant.toml").is_file():
+        config_file = Path("assistant.toml")
+    if config_file is not None:
+        values.update(_file_values(config_file))
+    values.update(_env_values(env))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {field}: {first['msg']}") from None
+    if settings.chunk_max_tokens < settings.chunk_target_tokens:
+        raise ConfigError("invalid settings: chunk_max_tokens must be at least chunk_target_tokens")
+    return settings

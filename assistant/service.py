@@ -1,0 +1,36 @@
+"""Wiring: build the objects a command needs from settings, in one place."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .embeddings import make_embeddings
+from .retrieval import Searcher
+from .store import PassageStore
+
+__all__ = ["open_searcher", "index_stats"]
+
+
+def open_searcher(settings: Settings) -> Searcher:
+    embeddings = make_embeddings(settings)
+    store = PassageStore.open(settings, embeddings.model_id)
+    return Searcher(store, embeddings, settings)
+
+
+def index_stats(settings: Settings) -> dict:
+    from .embeddings import model_id_for
+
+    store = PassageStore.open(settings, model_id_for(settings))
+    articles = store.articles()
+    return {
+        "location": (
+            f"chroma://{settings.chroma_host}:{settings.chroma_port}/{settings.collection}"
+            if settings.uses_server
+            else str(settings.index_dir)
+        ),
+        "articles": len(articles),
+        "passages": store.count(),
+        "lexical_passages": len(store.lexical),
+        "embedding_model": store.model_id,
+        "size_bytes": store.size_on_disk(),
+        "revision": store.revision,
+    }

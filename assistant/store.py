@@ -1,0 +1,379 @@
+"""Where passages live: a Chroma collection (local folder or server) for the vectors and
+the texts, plus the BM25 side kept beside it.
+
+The Chroma collection is the source of truth. Its metadata records the embedding model
+that built it (opening it with another one is an error) and a ``revision`` that changes
+with every write; the lexical index stores the revision it reflects, and is rebuilt
+from Chroma only when the two disagree (a crash mid-write, another machine's ingest).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .config import Settings
+from .errors import AssistantError, EmbeddingMismatch, IndexError_, IndexNotFound, StoreUnavailable
+from .lexical import LexicalIndex
+from .models import Passage
+
+__all__ = ["PassageStore", "ArticleRecord", "SearchFilter", "published_day"]
+
+_MARKER = "assistant-index.json"
+_FORMAT = 1
+# Files that may sit in an index folder before anything was ingested (the repo's index/).
+_ALLOWED_IN_FRESH_FOLDER = {".gitignore", "README.md", ".lock"}
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the store holds of one article: enough to decide unchanged / update / prune."""
+
+    article_id: str
+    content_hash: str
+    path: str
+    source: str
+    title: str
+    chunk_ids: tuple[str, ...]
+    complete: bool  # all of its passages are present with one content hash
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    sources: tuple[str, ...] = ()
+    published_from: int | None = None  # YYYYMMDD
+    published_to: int | None = None
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.published_from is not None:
+            clauses.append({"published_day": {"$gte": self.published_from}})
+        if self.published_to is not None:
+            clauses.append({"published_day": {"$lte": self.published_to}})
+            clauses.append({"published_day": {"$gt": 0}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def lexical_mask(self, lexical: LexicalIndex):
+        return lexical.mask(set(self.sources) or None, self.published_from, self.published_to)
+
+
+def published_day(published: str | None) -> int:
+    """'2024-11-05' -> 20241105; 0 when unknown."""
+    if not published:
+        return 0
+    try:
+        return int(published[:10].replace("-", ""))
+    except ValueError:
+        return 0
+
+
+def _metadata(passage: Passage, n_passages: int) -> dict:
+    return {
+        "article_id": passage.article_id,
+        "position": passage.position,
+        "n_passages": n_passages,
+        "start": passage.start,
+        "end": passage.end,
+        "title": passage.title,
+        "source": passage.source,
+        "path": passage.path,
+        "content_hash": passage.content_hash,
+        "url": passage.url or "",
+        "published": passage.published or "",
+        "published_day": published_day(passage.published),
+        "author": passage.author or "",
+        "tokens": passage.tokens,
+    }
+
+
+def passage_from_record(chunk_id: str, text: str, meta: dict) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        article_id=meta["article_id"],
+        position=int(meta["position"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        title=meta.get("title", ""),
+        source=meta.get("source", ""),
+        path=meta.get("path", ""),
+        content_hash=meta.get("content_hash", ""),
+        url=meta.get("url") or None,
+        published=meta.get("published") or None,
+        author=meta.get("author") or None,
+        tokens=int(meta.get("tokens", 0)),
+    )
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+class PassageStore:
+    """Open with :meth:`open`; ``create=True`` makes a new index where there is none."""
+
+    def __init__(self, settings: Settings, client, collection, model_id: str, lexical_dir: Path):
+        self.settings = settings
+        self._client = client
+        self._collection = collection
+        self.model_id = model_id
+        self._lexical_dir = lexical_dir
+        self._lexical: LexicalIndex | None = None
+        self._vectorstore = None
+
+    # -- opening ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, model_id: str, *, create: bool = False) -> "PassageStore":
+        if settings.uses_server:
+            client = cls._server_client(settings)
+            safe = f"{settings.chroma_host}-{settings.chroma_port}-{settings.collection}".replace("/", "_")
+            lexical_dir = settings.cache_dir / "lexical" / safe
+        else:
+            client = cls._local_client(settings.index_dir, create)
+            lexical_dir = settings.index_dir / "lexical"
+        collection = cls._collection_for(client, settings, model_id, create)
+        return cls(settings, client, collection, model_id, lexical_dir)
+
+    @staticmethod
+    def _local_client(index_dir: Path, create: bool):
+        marker = index_dir / _MARKER
+        if not marker.exists():
+            if not create:
+                raise IndexNotFound(f"no index at {index_dir}/: run `assistant ingest articles/` first")
+            if index_dir.exists() and not index_dir.is_dir():
+                raise IndexError_(f"{index_dir} is a file, not an index folder")
+            strangers = sorted(p.name for p in index_dir.glob("*") if p.name not in _ALLOWED_IN_FRESH_FOLDER)
+            if strangers:
+                raise IndexError_(
+                    f"{index_dir}/ is not an assistant index and is not empty ({', '.join(strangers[:3])}...): "
+                    "choose an empty or new folder with --index"
+                )
+            index_dir.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"format": _FORMAT, "kind": "assistant passage index"}) + "\n")
+        else:
+            try:
+                info = json.loads(marker.read_text())
+            except (OSError, ValueError):
+                raise IndexError_(f"{marker} is unreadable: the index folder is damaged") from None
+            if info.get("format") != _FORMAT:
+                raise IndexError_(f"{index_dir}/ was written by an incompatible version (format {info.get('format')})")
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            return chromadb.PersistentClient(
+                path=str(index_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+        except Exception as exc:  # chromadb raises many kinds for a damaged folder
+            raise IndexError_(f"cannot open the Chroma store in {index_dir}/: {exc}") from None
+
+    @staticmethod
+    def _server_client(settings: Settings):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            client = chromadb.HttpClient(
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            client.heartbeat()
+            return client
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                f"({type(exc).__name__}): is `chroma run` started there?"
+            ) from None
+
+    @staticmethod
+    def _collection_for(client, settings: Settings, model_id: str, create: bool):
+        from chromadb.errors import NotFoundError
+
+        try:
+            collection = client.get_collection(settings.collection)
+        except NotFoundError:
+            if not create:
+                where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.uses_server else f"{settings.index_dir}/"
+                raise IndexNotFound(f"no articles ingested yet in {where}: run `assistant ingest articles/`") from None
+            return client.create_collection(
+                settings.collection,
+                embedding_function=None,
+                metadata={"embedding_model": model_id, "revision": "empty"},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        built_with = (collection.metadata or {}).get("embedding_model")
+        if built_with is None:
+            raise IndexError_(f"collection '{settings.collection}' was not made by this assistant (no embedding model recorded)")
+        if built_with != model_id:
+            raise EmbeddingMismatch(
+                f"the index was built with embedding model '{built_with}' but '{model_id}' is configured: "
+                "use the same embedding setting, or ingest into a new --index"
+            )
+        return collection
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def revision(self) -> str:
+        return (self._collection.metadata or {}).get("revision", "")
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def _pages(self, include: list[str], where: dict | None = None, page: int = 5000) -> Iterator[dict]:
+        offset = 0
+        while True:
+            batch = self._collection.get(where=where, include=include, limit=page, offset=offset)
+            if not batch["ids"]:
+                return
+            yield batch
+            offset += len(batch["ids"])
+            if len(batch["ids"]) < page:
+                return
+
+    def articles(self, paths: list[str] | None = None) -> dict[str, ArticleRecord]:
+        """Articles in the store (only those from ``paths`` when given)."""
+        where = None
+        if paths is not None:
+            if not paths:
+                return {}
+            where = {"path": {"$in": sorted(set(paths))}}
+        grouped: dict[str, list[tuple[str, dict]]] = {}
+        for batch in self._pages(["metadatas"], where):
+            for chunk_id, meta in zip(batch["ids"], batch["metadatas"]):
+                grouped.setdefault(meta["article_id"], []).append((chunk_id, meta))
+        records = {}
+        for article_id, rows in grouped.items():
+            hashes = {m["content_hash"] for _, m in rows}
+            expected = {int(m["n_passages"]) for _, m in rows}
+            first = rows[0][1]
+            records[article_id] = ArticleRecord(
+                article_id=article_id,
+                content_hash=first["content_hash"],
+                path=first["path"],
+                source=first["source"],
+                title=first["title"],
+                chunk_ids=tuple(sorted(c for c, _ in rows)),
+                complete=len(hashes) == 1 and expected == {len(rows)},
+            )
+        return records
+
+    def passages(self, chunk_ids: list[str]) -> dict[str, Passage]:
+        if not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        return {
+            cid: passage_from_record(cid, doc, meta)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        }
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            lexical = LexicalIndex.load(self._lexical_dir)
+            if lexical is None or lexical.revision != self.revision:
+                lexical = self._rebuild_lexical()
+            self._lexical = lexical
+        return self._lexical
+
+    def _rebuild_lexical(self) -> LexicalIndex:
+        lexical = LexicalIndex()
+        for batch in self._pages(["documents", "metadatas"]):
+            lexical.add(
+                batch["ids"],
+                batch["documents"],
+                [m["source"] for m in batch["metadatas"]],
+                [int(m.get("published_day", 0)) for m in batch["metadatas"]],
+            )
+        self._save_lexical(lexical, self.revision)
+        return lexical
+
+    def _save_lexical(self, lexical: LexicalIndex, revision: str) -> None:
+        try:
+            lexical.save(self._lexical_dir, revision)
+        except OSError as exc:
+            raise IndexError_(f"cannot write the lexical index at {self._lexical_dir}: {exc.strerror or exc}") from None
+
+    def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Passage, float]]:
+        """Nearest passages by cosine similarity (higher is closer)."""
+        if self.count() == 0:
+            return []
+        results = self._langchain_vectorstore().similarity_search_by_vector_with_relevance_scores(
+            vector, k=min(k, self.count()), filter=where
+        )
+        return [(passage_from_record(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
+
+    def _langchain_vectorstore(self):
+        if self._vectorstore is None:
+            from langchain_chroma import Chroma
+
+            self._vectorstore = Chroma(
+                client=self._client, collection_name=self.settings.collection, create_collection_if_not_exists=False
+            )
+        return self._vectorstore
+
+    def size_on_disk(self) -> int | None:
+        if self.settings.uses_server:
+            return None
+        return _folder_size(self.settings.index_dir)
+
+    # -- writing ----------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time per index folder; a second one is refused, not queued."""
+        lock_dir = self._lexical_dir.parent
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / ".lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AssistantError(f"another ingest is writing to {lock_dir}/: wait for it to finish") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def apply(self, remove_ids: list[str], passages: list[Passage], vectors, n_passages: dict[str, int]) -> None:
+        """Delete ``remove_ids`` and add ``passages`` with their ``vectors`` in Chroma, then
+        bring the lexical side to the same new revision."""
+        lexical = self.lexical
+        batch_size = max(1, min(self._client.get_max_batch_size(), 5000))
+        for i in range(0, len(remove_ids), batch_size):
+            self._collection.delete(ids=remove_ids[i : i + batch_size])
+        for i in range(0, len(passages), batch_size):
+            part = passages[i : i + batch_size]
+            self._collection.upsert(
+                ids=[p.chunk_id for p in part],
+                embeddings=vectors[i : i + batch_size],
+                documents=[p.text for p in part],
+                metadatas=[_metadata(p, n_passages[p.article_id]) for p in part],
+            )
+        lexical.remove(set(remove_ids))
+        lexical.add(
+            [p.chunk_id for p in passages],
+            [p.text for p in passages],
+            [p.source for p in passages],
+            [published_day(p.published) for p in passages],
+        )
+        revision = uuid.uuid4().hex
+        self._save_lexical(lexical, revision)
+        metadata = dict(self._collection.metadata or {})
+        metadata["revision"] = revision
+        self._collection.modify(metadata=metadata)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import load_settings
+from assistant.embeddings import MiniLMEmbeddings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "articles" / "alibaba-pla-white-house-memo.txt"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings isolated from the user's environment, with a fresh index and cache."""
+    return load_settings(env={}, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    return MiniLMEmbeddings()
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
