@@ -58,8 +58,11 @@ def print_ingest_report(report: IngestReport, settings) -> None:
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed; {report.chunks} passages embedded; {len(report.skipped)} skipped "
-        f"(index: {settings.index_dir if not settings.uses_server else settings.chroma_host})"
+        f"(index: {settings.index_dir if not settings.uses_server else settings.chroma_host})",
+        soft_wrap=True,
     )
+    if not (report.ingested_anything or report.removed):
+        err.print("[red]error:[/] nothing could be ingested from the given paths", markup=True)
 
 
 def print_hits(query: str, hits: list[SearchHit]) -> None:
