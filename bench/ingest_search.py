@@ -1,0 +1,143 @@
+"""Benchmark: raw embedder vs ingest throughput on the same passages, and dense / BM25 /
+hybrid search latency. Not a test: it prints a table and writes JSON.
+
+    .venv/bin/python bench/ingest_search.py [--passages 10000] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from newsgen import generate, queries  # noqa: E402
+
+from assistant.chunking import ChunkSizes, chunk_article  # noqa: E402
+from assistant.config import load_settings  # noqa: E402
+from assistant.documents import load_file  # noqa: E402
+from assistant.embeddings import MiniLMEmbeddings  # noqa: E402
+from assistant.ingest import embedding_text, ingest  # noqa: E402
+from assistant.retrieval import Searcher  # noqa: E402
+from assistant.store import PassageStore  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def write_corpus(folder: Path, target_passages: int, sizes: ChunkSizes) -> tuple[int, list[str]]:
+    """Write generated articles until their chunks reach the target; returns (passages, texts)."""
+    folder.mkdir(parents=True)
+    texts: list[str] = []
+    for fake in generate(max(10, target_passages // 2)):
+        path = folder / fake.name
+        path.write_text(fake.text, encoding="utf-8")
+        for article in load_file(path).articles:
+            texts.extend(embedding_text(p) for p in chunk_article(article, sizes))
+        if len(texts) >= target_passages:
+            break
+    return len(texts), texts
+
+
+def timed(fn, runs: list[str]) -> list[float]:
+    out = []
+    for q in runs:
+        start = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--passages", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/ingest_search.json"))
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+    settings = load_settings(env={}, index_dir=work / "index", cache_dir=work / "cache")
+    sizes = ChunkSizes(
+        settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
+    )
+    n, texts = write_corpus(work / "articles", args.passages, sizes)
+    print(f"corpus: {n} passages in {work / 'articles'}", flush=True)
+
+    embedder = MiniLMEmbeddings(batch_size=settings.embed_batch_size, threads=settings.embed_threads)
+    embedder.embed_array(texts[:64])  # load the model outside the timing
+    start = time.perf_counter()
+    embedder.embed_array(texts)
+    raw_rate = n / (time.perf_counter() - start)
+    print(f"raw embedder: {raw_rate:.1f} passages/s", flush=True)
+
+    start = time.perf_counter()
+    report = ingest([work / "articles"], settings, embeddings=embedder)
+    ingest_s = time.perf_counter() - start
+    ingest_rate = report.chunks / ingest_s
+    print(f"ingest: {ingest_rate:.1f} passages/s ({report.chunks} passages, {ingest_s:.1f} s)", flush=True)
+
+    start = time.perf_counter()
+    again = ingest([work / "articles"], settings, embeddings=embedder)
+    reingest_s = time.perf_counter() - start
+
+    store = PassageStore.open(settings, embedder.model_id)
+    searcher = Searcher(store, embedder, settings)
+    qs = queries(args.queries)
+    for q in qs[:20]:  # warm caches (query path, lexical load) before timing
+        searcher.search(q)
+    depth = settings.search_candidates
+    vectors = {q: embedder.embed_query(q) for q in qs}
+    latencies = {
+        "embed_query": timed(embedder.embed_query, qs),
+        "dense": timed(lambda q: store.dense_search(vectors[q], depth), qs),
+        "bm25": timed(lambda q: store.lexical.search(q, depth), qs),
+        "hybrid": timed(lambda q: searcher.search(q, settings.search_k), qs),
+    }
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "settings_fingerprint": settings.fingerprint(),
+        "passages": report.chunks,
+        "raw_embedder_passages_per_s": round(raw_rate, 1),
+        "ingest_passages_per_s": round(ingest_rate, 1),
+        "ingest_over_raw": round(ingest_rate / raw_rate, 3),
+        "reingest_unchanged_s": round(reingest_s, 2),
+        "reingest_embedded": again.chunks,
+        "index_size_mb": round(store.size_on_disk() / 1e6, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "search_ms": {
+            name: {
+                "p50": round(statistics.median(v), 2),
+                "p95": round(percentile(v, 95), 2),
+                "p99": round(percentile(v, 99), 2),
+            }
+            for name, v in latencies.items()
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+    print()
+    print(f"| figure | value |\n|---|---|")
+    print(f"| passages | {results['passages']:,} |")
+    print(f"| raw embedder | {results['raw_embedder_passages_per_s']} passages/s |")
+    print(f"| ingest | {results['ingest_passages_per_s']} passages/s ({results['ingest_over_raw']:.0%} of raw) |")
+    print(f"| re-ingest, nothing changed | {results['reingest_unchanged_s']} s, {again.chunks} embedded |")
+    print(f"| index size | {results['index_size_mb']} MB |")
+    print(f"| peak RSS | {results['peak_rss_mb']} MB |")
+    for name, row in results["search_ms"].items():
+        print(f"| {name} latency | p50 {row['p50']} ms, p95 {row['p95']} ms, p99 {row['p99']} ms |")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
