@@ -59,3 +59,12 @@ def test_bad_file(tmp_path):
     cfg.write_text("serch_k = 3\n")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(env={}, config_file=cfg)
+
+
+def test_public_api_names_resolve():
+    import assistant
+
+    for name in assistant.__all__:
+        assert getattr(assistant, name) is not None, name
+    with pytest.raises(AttributeError):
+        assistant.not_a_thing  # noqa: B018
