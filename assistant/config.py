@@ -67,6 +67,25 @@ class Settings(BaseModel):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
 
+    provider: Literal["local", "openai", "extractive"] = Field(
+        "local", description="Who writes answers: 'local' LLM (offline), 'openai' (or compatible server), 'extractive' (no model)."
+    )
+    openai_model: str = Field("gpt-4o-mini", description="Chat model name for provider='openai'.")
+    local_model_file: Path | None = Field(
+        None, description="A GGUF file for provider='local' instead of the bundled Qwen2.5-Coder-1.5B-Instruct."
+    )
+    llm_threads: int = Field(0, ge=0, description="CPU threads for the local LLM; 0 means one per core.")
+    llm_context_tokens: int = Field(4096, ge=512, description="Context window of the local LLM.")
+    max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
+    answer_k: int = Field(3, ge=1, le=20, description="Passages given to the model (fewer is faster on a CPU).")
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="Verifier: least support score for a passage to back a sentence."
+    )
+    relevance_threshold: float = Field(
+        0.4, ge=0, le=1, description="Least question-to-sentence relevance for the extractive provider to answer."
+    )
+    prompts_dir: Path | None = Field(None, description="Folder of prompt templates (default: the repo's prompts/).")
+
     openai_api_key: SecretStr | None = Field(None, description="API key for OpenAI or a compatible server.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
     request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one request to a remote service.")

@@ -17,6 +17,8 @@ __all__ = [
     "EmbeddingMismatch",
     "StoreUnavailable",
     "ResourceError",
+    "ProviderError",
+    "ProviderUnavailable",
 ]
 
 
@@ -72,3 +74,11 @@ class EmbeddingMismatch(IndexError_):
 
 class StoreUnavailable(IndexError_):
     """The Chroma server (or folder) cannot be reached or opened."""
+
+
+class ProviderError(AssistantError):
+    """The answering model failed (a server error, a timeout, a refused key)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The chosen provider cannot run here (model not installed, no key configured)."""

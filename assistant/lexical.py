@@ -108,6 +108,16 @@ class LexicalIndex:
         self._row_of = None
 
     # -- search -------------------------------------------------------------------------
+    def idf(self, terms: set[str]) -> dict[str, float]:
+        """BM25 idf of each (already tokenized) term; unseen terms get the highest idf."""
+        n = len(self)
+        df = np.bincount(self.counts.indices, minlength=len(self.vocab)) if n else np.zeros(0)
+        out = {}
+        for term in terms:
+            freq = df[self.vocab[term]] if term in self.vocab else 0
+            out[term] = float(np.log(1.0 + (n - freq + 0.5) / (freq + 0.5)))
+        return out
+
     def _bm25_weights(self) -> sparse.csc_matrix:
         if self._weights is None:
             counts = self.counts.tocsr()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Article", "Passage", "SearchHit", "SkippedFile", "IngestReport"]
+__all__ = [
+    "Article",
+    "Passage",
+    "SearchHit",
+    "SkippedFile",
+    "IngestReport",
+    "Citation",
+    "AnswerSentence",
+    "Repairs",
+    "Answer",
+]
 
 
 @dataclass(frozen=True)
@@ -89,4 +99,89 @@ class IngestReport:
             "removed": self.removed,
             "chunks": self.chunks,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified link from an answer to a passage. ``n`` is the number shown in the
+    answer; ``quote`` is the span of the passage that best supports the sentence(s) citing
+    it, at ``quote_start:quote_end`` of the article text."""
+
+    n: int
+    passage: Passage
+    quote: str
+    quote_start: int
+    quote_end: int
+    support: float
+
+    def as_json(self) -> dict:
+        p = self.passage
+        return {
+            "n": self.n,
+            "source": p.source,
+            "title": p.title,
+            "chunk_id": p.chunk_id,
+            "text": p.text,
+            "quote": self.quote,
+            "start": p.start,
+            "end": p.end,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer: its text without markers and the citations it carries.
+    ``factual`` is False for sentences that state nothing to cite ("Here is what I found:")."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+    factual: bool = True
+    quotes: tuple[str, ...] = ()  # per citation, the passage span that backs this sentence
+
+
+@dataclass(frozen=True)
+class Repairs:
+    """What the verifier changed in the model's citations."""
+
+    kept: int = 0
+    moved: int = 0  # marker pointed at a passage that does not support the sentence; moved to one that does
+    added: int = 0  # sentence had no marker; the supporting passage was added
+    dropped: int = 0  # marker out of range, duplicated, or pointing at no supporting passage
+    unsupported_sentences: int = 0  # factual sentences no passage supports: removed from the answer
+
+    def as_json(self) -> dict:
+        return {
+            "kept": self.kept,
+            "moved": self.moved,
+            "added": self.added,
+            "dropped": self.dropped,
+            "unsupported_sentences": self.unsupported_sentences,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # the verified answer with its [n] markers
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    refused: bool
+    passages: tuple[SearchHit, ...]  # the passages given to the provider (the closest ones when refused)
+    provider: str
+    model: str
+    timings: dict[str, float]
+    repairs: Repairs = Repairs()
+    raw_text: str = ""  # what the provider produced, before verification
+    settings_hash: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.as_json() for c in self.citations],
+            "provider": self.provider,
+            "model": self.model,
+            "timings": {k: round(self.timings.get(k, 0.0), 3) for k in ("retrieve_s", "generate_s", "total_s")},
         }

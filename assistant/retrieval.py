@@ -40,6 +40,22 @@ class Searcher:
         self.store = store
         self.embeddings = embeddings
         self.settings = settings
+        self._vectors: dict[str, Any] = {}  # text -> vector; sentences recur across answering stages
+
+    def embed(self, texts: list[str]):
+        """Vectors of ``texts`` as an array, remembering recent ones (bounded)."""
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            if hasattr(self.embeddings, "embed_array"):
+                fresh = self.embeddings.embed_array(missing)
+            else:
+                fresh = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
+            if len(self._vectors) + len(missing) > 20_000:
+                self._vectors.clear()
+            self._vectors.update(zip(missing, fresh))
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     def search(self, query: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> list[SearchHit]:
         query = query.strip()

@@ -7,13 +7,21 @@ from .embeddings import make_embeddings
 from .retrieval import Searcher
 from .store import PassageStore
 
-__all__ = ["open_searcher", "index_stats"]
+__all__ = ["open_searcher", "open_answerer", "index_stats"]
 
 
 def open_searcher(settings: Settings) -> Searcher:
     embeddings = make_embeddings(settings)
     store = PassageStore.open(settings, embeddings.model_id)
     return Searcher(store, embeddings, settings)
+
+
+def open_answerer(settings: Settings, provider_name: str | None = None):
+    from .answer import Answerer
+    from .providers import make_provider
+
+    searcher = open_searcher(settings)
+    return Answerer(searcher, make_provider(settings, searcher, provider_name), settings)
 
 
 def index_stats(settings: Settings) -> dict:

@@ -1,0 +1,125 @@
+"""The answering chain: question -> hybrid retrieval -> numbered passages -> provider ->
+citation verification -> :class:`Answer`.
+
+``Answerer.stream`` yields events as they happen (the passages found, each piece of text
+the provider writes, then the verified answer), so a terminal can show progress while the
+final answer shown, with its citations, is always the verified one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Union
+
+import numpy as np
+
+from .citations import REFUSAL_TEXT, verify
+from .config import Settings
+from .models import Answer, AnswerSentence, SearchHit
+from .providers import Provider
+from .retrieval import Searcher
+from .store import SearchFilter
+
+__all__ = ["Answerer", "Retrieved", "Piece", "Done", "AnswerEvent"]
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: Answer
+
+
+AnswerEvent = Union[Retrieved, Piece, Done]
+
+
+class Answerer:
+    def __init__(self, searcher: Searcher, provider: Provider, settings: Settings):
+        self.searcher = searcher
+        self.provider = provider
+        self.settings = settings
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.searcher.embed(texts)
+
+    def ask(self, question: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> Answer:
+        for event in self.stream(question, k, where):
+            if isinstance(event, Done):
+                return event.answer
+        raise AssertionError("stream ended without an answer")  # pragma: no cover
+
+    def stream(self, question: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> Iterator[AnswerEvent]:
+        started = time.perf_counter()
+        hits = tuple(self.searcher.search(question, k or self.settings.answer_k, where))
+        retrieved = time.perf_counter()
+        yield Retrieved(hits)
+        timings = {"retrieve_s": retrieved - started}
+        if not hits:
+            yield Done(self._refusal(question, hits, timings, started, raw=""))
+            return
+
+        passages = [h.passage for h in hits]
+        pieces: list[str] = []
+        first_piece = None
+        for piece in self.provider.stream(question, passages):
+            if first_piece is None:
+                first_piece = time.perf_counter()
+            pieces.append(piece)
+            yield Piece(piece)
+        generated = time.perf_counter()
+        raw = "".join(pieces)
+        verified = verify(raw, passages, self._embed, self.settings.support_threshold)
+        timings.update(
+            first_token_s=(first_piece or generated) - started,
+            generate_s=generated - retrieved,
+            verify_s=time.perf_counter() - generated,
+        )
+        if verified.refused:
+            yield Done(self._refusal(question, hits, timings, started, raw=raw, repairs=verified.repairs))
+            return
+        timings["total_s"] = time.perf_counter() - started
+        yield Done(
+            Answer(
+                question=question,
+                text=verified.text,
+                sentences=verified.sentences,
+                citations=verified.citations,
+                refused=False,
+                passages=hits,
+                provider=self.provider.name,
+                model=self.provider.model,
+                timings=timings,
+                repairs=verified.repairs,
+                raw_text=raw,
+                settings_hash=self.settings.fingerprint(),
+            )
+        )
+
+    def _refusal(self, question, hits, timings, started, raw, repairs=None) -> Answer:
+        from .models import Repairs
+
+        timings.setdefault("generate_s", 0.0)
+        timings["total_s"] = time.perf_counter() - started
+        return Answer(
+            question=question,
+            text=REFUSAL_TEXT,
+            sentences=(AnswerSentence(REFUSAL_TEXT, (), factual=False),),
+            citations=(),
+            refused=True,
+            passages=hits,
+            provider=self.provider.name,
+            model=self.provider.model,
+            timings=timings,
+            repairs=repairs or Repairs(),
+            raw_text=raw,
+            settings_hash=self.settings.fingerprint(),
+        )

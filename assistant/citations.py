@@ -1,0 +1,281 @@
+"""Where citations are checked.
+
+The model's answer is split into sentences and its ``[n]`` markers parsed (``[1]``,
+``[1][2]``, ``[1, 2]``, ``[1-3]``, ``[Passage 2]``). Every cited sentence is scored
+against every passage it could come from: the best window of one to three consecutive
+passage sentences, by embedding similarity plus how many of the sentence's content words
+(and all of its numbers) the window holds. A marker survives only if its passage supports
+the sentence; otherwise it is moved to a passage that does, or dropped. A factual
+sentence that no passage supports is removed from the answer. So every citation a user
+sees was backed by the verifier, and carries the quote that backs it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .chunking import split_sentences
+from .lexical import tokenize
+from .models import AnswerSentence, Citation, Passage, Repairs
+
+__all__ = ["parse_answer", "verify", "Verified", "is_refusal", "support_units", "REFUSAL_TEXT"]
+
+REFUSAL_TEXT = "The articles do not say."
+
+_MARKER = re.compile(
+    r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,3}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,3})*)\s*\]",
+    re.IGNORECASE,
+)
+_SOURCES_SECTION = re.compile(r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_REFUSAL = re.compile(
+    r"(?:\b(?:articles?|passages?|sources?|context|text|documents?)\b[^.]*?\b(?:do(?:es)?\s*n[o']t|did\s*n[o']t|does not|do not)\s+"
+    r"(?:say|mention|state|specify|provide|contain|include|report|address|answer|give|indicate|discuss|tell)"
+    r"|\bno (?:information|mention|details?)\b|\bnot (?:mentioned|stated|specified|provided|reported|available)\b"
+    r"|\bI (?:don[’']t|do not) know\b|\bcannot (?:answer|determine|be determined)\b|\bunable to (?:answer|determine|find)\b)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text))
+
+
+# -- parsing ----------------------------------------------------------------------------
+def _marker_numbers(body: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:[,;]|and)\s*", body):
+        part = re.sub(r"(?i)passage|source", "", part).strip()
+        if re.fullmatch(r"\d+\s*[–-]\s*\d+", part):
+            lo, hi = (int(x) for x in re.split(r"[–-]", part))
+            numbers.extend(range(lo, hi + 1) if 0 < hi - lo < 10 else [lo, hi])
+        elif part.isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+@dataclass(frozen=True)
+class ParsedSentence:
+    text: str  # without markers
+    markers: tuple[int, ...]  # as written, in order, duplicates removed
+
+
+def parse_answer(raw: str) -> list[ParsedSentence]:
+    """Sentences of a model answer with the markers each carries. A marker belongs to the
+    sentence it ends or follows ("... claims [1]." and "... claims. [1]")."""
+    text = _SOURCES_SECTION.sub("", raw.strip())  # a trailing "Sources:" list restates markers
+    text = re.sub(r"\s+", " ", text)
+    out: list[ParsedSentence] = []
+    pending: list[int] = []
+    # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
+    text = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), text, flags=re.IGNORECASE)
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        markers = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1))]
+        clean = _MARKER.sub("", sentence)
+        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean).strip()
+        clean = re.sub(r"\s{2,}", " ", clean)
+        if not re.search(r"\w", clean):  # a sentence that is only markers: they cite the previous one
+            if out:
+                prev = out[-1]
+                out[-1] = ParsedSentence(prev.text, _unique(prev.markers + tuple(markers)))
+            else:
+                pending.extend(markers)
+            continue
+        out.append(ParsedSentence(clean, _unique(tuple(pending + markers))))
+        pending = []
+    return out
+
+
+def _unique(values: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+# -- support ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """A sentence (or list line) of a passage, with offsets in the article."""
+
+    passage_index: int
+    text: str
+    start: int
+    end: int
+
+
+def support_units(passage: Passage, index: int) -> list[Unit]:
+    units = []
+    offset = 0
+    for line in passage.text.split("\n"):
+        for a, b in split_sentences(line):
+            units.append(Unit(index, line[a:b], passage.start + offset + a, passage.start + offset + b))
+        offset += len(line) + 1
+    return units
+
+
+def _content_terms(text: str) -> set[str]:
+    return {t for t in tokenize(text) if not t.isdigit()}
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+@dataclass(frozen=True)
+class _Window:
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+    terms: frozenset
+    numbers: frozenset
+    size: int  # passage sentences in the window
+
+
+class SupportScorer:
+    """Scores how well each passage supports a sentence; built once per answer."""
+
+    def __init__(self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray], max_window: int = 4):
+        self.passages = list(passages)
+        self.embed = embed
+        self.windows: list[_Window] = []
+        units_by_passage = [support_units(p, i) for i, p in enumerate(self.passages)]
+        all_units = [u for units in units_by_passage for u in units]
+        vectors = embed([u.text.lstrip("-*• ") for u in all_units]) if all_units else np.zeros((0, 1))
+        row = 0
+        for i, units in enumerate(units_by_passage):
+            passage = self.passages[i]
+            for a in range(len(units)):
+                for b in range(a, min(a + max_window, len(units))):
+                    first, last = units[a], units[b]
+                    text = passage.text[first.start - passage.start : last.end - passage.start]
+                    mean = vectors[row + a : row + b + 1].mean(axis=0)
+                    mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
+                    self.windows.append(
+                        _Window(
+                            i, first.start, last.end, text, mean, frozenset(tokenize(text)), frozenset(_numbers(text)), b - a + 1
+                        )
+                    )
+            row += len(units)
+
+    def score_all(self, sentences: list[str]) -> np.ndarray:
+        """[sentence, window] support scores in 0..1."""
+        if not self.windows or not sentences:
+            return np.zeros((len(sentences), len(self.windows)))
+        q = self.embed(sentences)
+        cos = q @ np.stack([w.vector for w in self.windows]).T
+        scores = np.zeros_like(cos)
+        for s, sentence in enumerate(sentences):
+            terms = _content_terms(sentence)
+            numbers = _numbers(sentence)
+            for w, window in enumerate(self.windows):
+                recall = len(terms & window.terms) / len(terms) if terms else 0.0
+                # A longer window holds more words by chance: prefer the tightest quote.
+                score = 0.5 * max(float(cos[s, w]), 0.0) + 0.5 * recall - 0.03 * (window.size - 1)
+                if numbers - window.numbers:  # a number the passage does not state: not supported
+                    score *= 0.5
+                scores[s, w] = score
+        return scores
+
+    def best_window(self, row: np.ndarray, passage_index: int) -> tuple[float, _Window | None]:
+        best, found = -1.0, None
+        for w, window in enumerate(self.windows):
+            if window.passage_index == passage_index and row[w] > best:
+                best, found = float(row[w]), window
+        return best, found
+
+
+# -- verification -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    repairs: Repairs
+    refused: bool
+
+
+def _is_factual(sentence: str) -> bool:
+    if is_refusal(sentence):
+        return False
+    return len(_content_terms(sentence)) >= 2 or bool(_numbers(sentence))
+
+
+def _render(sentence: str, numbers: tuple[int, ...]) -> str:
+    if not numbers:
+        return sentence
+    marks = "".join(f"[{n}]" for n in numbers)
+    match = re.search(r"([.!?…]+[\"'”’)]*)$", sentence)
+    if match:
+        return f"{sentence[: match.start()]} {marks}{match.group(1)}"
+    return f"{sentence} {marks}"
+
+
+def verify(
+    raw: str,
+    passages: Sequence[Passage],
+    embed: Callable[[list[str]], np.ndarray],
+    threshold: float = 0.5,
+    margin: float = 0.2,
+) -> Verified:
+    """Check and repair every citation of ``raw`` against the numbered ``passages`` (1-based)."""
+    parsed = parse_answer(raw)
+    scorer = SupportScorer(passages, embed)
+    scores = scorer.score_all([p.text for p in parsed])
+    kept = moved = added = dropped = unsupported = 0
+    display: dict[int, int] = {}  # passage index -> number shown
+    quotes: dict[int, tuple[float, object]] = {}
+    sentences: list[AnswerSentence] = []
+    rendered: list[str] = []
+    for s, sentence in enumerate(parsed):
+        if not _is_factual(sentence.text):
+            dropped += len(sentence.markers)
+            sentences.append(AnswerSentence(sentence.text, (), factual=False))
+            rendered.append(sentence.text)
+            continue
+        per_passage = [scorer.best_window(scores[s], i) for i in range(len(passages))]
+        top = max((score for score, _ in per_passage), default=0.0)
+        # A passage backs the sentence if it clears the threshold and is not far behind the
+        # best one: a weak match is replaced by the passage that really says it.
+        good = {i for i, (score, _) in enumerate(per_passage) if score >= threshold and score >= top - margin}
+        best = max(good, key=lambda j: per_passage[j][0], default=None)
+        chosen: list[int] = [i for i in (n - 1 for n in sentence.markers) if i in good]
+        kept += len(chosen)
+        for i in (n - 1 for n in sentence.markers):
+            if i in good:
+                continue
+            if not chosen and best is not None:
+                chosen.append(best)
+                moved += 1
+            else:
+                dropped += 1
+        if not chosen:
+            if best is None:
+                unsupported += 1
+                continue
+            chosen.append(best)
+            added += 1
+        numbers = []
+        for i in chosen:
+            display.setdefault(i, len(display) + 1)
+            numbers.append(display[i])
+            score, window = per_passage[i]
+            if i not in quotes or score > quotes[i][0]:
+                quotes[i] = (score, window)
+        sentences.append(
+            AnswerSentence(sentence.text, tuple(numbers), quotes=tuple(per_passage[i][1].text for i in chosen))
+        )
+        rendered.append(_render(sentence.text, tuple(numbers)))
+    citations = tuple(
+        Citation(n, passages[i], quotes[i][1].text, quotes[i][1].start, quotes[i][1].end, round(quotes[i][0], 4))
+        for i, n in sorted(display.items(), key=lambda item: item[1])
+    )
+    refused = not any(s.factual for s in sentences)
+    repairs = Repairs(kept, moved, added, dropped, unsupported)
+    if refused:
+        return Verified(REFUSAL_TEXT, (AnswerSentence(REFUSAL_TEXT, (), factual=False),), (), repairs, True)
+    return Verified(" ".join(rendered), tuple(sentences), citations, repairs, False)

@@ -1,0 +1,72 @@
+"""Who writes the answer. Every provider is one small subclass of :class:`Provider`:
+``stream(question, passages)`` yields text (with ``[n]`` markers naming the passages,
+1-based); the citation verifier then checks whatever it wrote.
+
+- ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline.
+- ``openai``: OpenAI or any OpenAI-compatible server through ``langchain-openai``.
+- ``extractive``: no model; the passage sentences that best answer the question.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar, Iterator
+
+from ..errors import ConfigError
+from ..models import Passage
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..prompts import PromptSet
+    from ..retrieval import Searcher
+
+__all__ = ["Provider", "ChatProvider", "make_provider", "PROVIDER_NAMES"]
+
+PROVIDER_NAMES = ("local", "openai", "extractive")
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+    model: str = ""
+
+    @abstractmethod
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
+        """Yield the answer in pieces as it is written."""
+
+    def close(self) -> None:
+        """Release what the provider holds (connections); models stay loaded per process."""
+
+
+class ChatProvider(Provider):
+    """A provider backed by a chat model: builds the messages from ``prompts/``."""
+
+    def __init__(self, prompts: "PromptSet"):
+        self.prompts = prompts
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
+        return self.stream_messages(self.prompts.messages(question, passages))
+
+    @abstractmethod
+    def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        """Yield the model's reply to ``messages`` in pieces."""
+
+
+def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:
+    """The provider named (or configured), ready to answer."""
+    from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
+
+    name = name or settings.provider
+    if name == "extractive":
+        from .extractive import ExtractiveProvider
+
+        return ExtractiveProvider(searcher, settings.relevance_threshold)
+    prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
+    if name == "local":
+        from .local import LocalProvider
+
+        return LocalProvider(settings, prompts)
+    if name == "openai":
+        from .openai_compat import OpenAIProvider
+
+        return OpenAIProvider(settings, prompts)
+    raise ConfigError(f"unknown provider '{name}': choose one of {', '.join(PROVIDER_NAMES)}")

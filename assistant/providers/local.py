@@ -1,0 +1,104 @@
+"""The default, offline provider: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) on the CPU
+through llama.cpp's own server engine, in-process (xllamacpp). Loaded once per process."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from ..errors import ProviderError, ProviderUnavailable
+from ..modelfile import QWEN_1_5B, ensure_model_file
+from . import ChatProvider
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..prompts import PromptSet
+
+_ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
+_DONE = object()
+
+
+def load_engine(model_path: Path, threads: int, context: int, port: int | None = None):
+    """A llama.cpp server engine for ``model_path``; one per process and configuration.
+    With ``port`` it also serves the OpenAI-compatible HTTP API on 127.0.0.1."""
+    key = (str(model_path), threads, context, port)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            try:
+                import xllamacpp
+            except ImportError:
+                raise ProviderUnavailable("the llama.cpp runtime (xllamacpp) is not installed: run `make install`") from None
+            params = xllamacpp.CommonParams()
+            params.model.path = str(model_path)
+            params.n_ctx = context
+            params.n_parallel = 1
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            params.sampling.temp = 0.0
+            params.verbosity = -1  # llama.cpp logs every step to stderr otherwise
+            if port is not None:
+                params.hostnames = ["127.0.0.1"]
+                params.port = port
+            try:
+                _ENGINES[key] = xllamacpp.Server(params)
+            except Exception as exc:
+                raise ProviderUnavailable(f"cannot load the local model {model_path}: {exc}") from None
+        return _ENGINES[key]
+
+
+class LocalProvider(ChatProvider):
+    name = "local"
+
+    def __init__(self, settings: "Settings", prompts: "PromptSet"):
+        super().__init__(prompts)
+        if settings.local_model_file is not None:
+            if not settings.local_model_file.is_file():
+                raise ProviderUnavailable(f"local_model_file {settings.local_model_file} does not exist")
+            self.model_path = settings.local_model_file
+        else:
+            self.model_path = ensure_model_file(settings.cache_dir)
+        self.model = self.model_path.stem if settings.local_model_file else QWEN_1_5B.name
+        self.threads = settings.llm_threads or os.cpu_count() or 2
+        self.context = settings.llm_context_tokens
+        self.max_tokens = settings.max_answer_tokens
+
+    def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        engine = load_engine(self.model_path, self.threads, self.context)
+        request = {"messages": messages, "max_tokens": self.max_tokens, "temperature": 0.0, "stream": True}
+        pieces: queue.Queue = queue.Queue()
+        cancelled = threading.Event()
+
+        def on_chunk(chunk) -> bool:
+            if isinstance(chunk, dict) and "error" in chunk:
+                pieces.put(ProviderError(f"local model failed: {chunk['error'].get('message', chunk['error'])}"))
+                return True
+            for choice in (chunk or {}).get("choices", []):
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    pieces.put(text)
+            return cancelled.is_set()  # True stops generation
+
+        def run() -> None:
+            try:
+                result = engine.handle_chat_completions(request, on_chunk)
+                if isinstance(result, dict) and "error" in result:
+                    pieces.put(ProviderError(f"local model failed: {result['error']}"))
+            except Exception as exc:  # the engine reports failures as exceptions too
+                pieces.put(ProviderError(f"local model failed: {exc}"))
+            finally:
+                pieces.put(_DONE)
+
+        worker = threading.Thread(target=run, name="local-llm", daemon=True)
+        worker.start()
+        try:
+            while (item := pieces.get()) is not _DONE:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()  # the consumer stopped early (Ctrl-C): stop generating
+            worker.join(timeout=30)
