@@ -99,6 +99,31 @@ def search(ctx, query, k, index_dir, sources, since, until, as_json) -> None:
         print_hits(query, hits)
 
 
+@main.command()
+@click.argument("question")
+@index_option
+@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answer.")
+@click.option("--k", type=click.IntRange(1, 20), help="Passages given to the provider (default 3).")
+@click.option("--source", "sources", multiple=True, help="Only passages from this source (repeatable).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@json_option
+@click.pass_context
+def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -> None:
+    """Answer QUESTION from the articles, citing a passage for every sentence."""
+    from .retrieval import make_filter
+    from .service import open_answerer
+    from .ui import show_answer_stream
+
+    settings = _settings(ctx, index_dir=index_dir, provider=provider)
+    where = make_filter(list(sources), since, until)
+    answerer = open_answerer(settings)
+    if as_json:
+        _print_json(answerer.ask(question, k, where).as_json())
+    else:
+        show_answer_stream(answerer.stream(question, k, where))
+
+
 def hit_json(hit) -> dict:
     p = hit.passage
     return {

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from .ingest import IngestProgress
-from .models import IngestReport, SearchHit
+from .models import Answer, IngestReport, SearchHit
 
 _err_console = None
 _out_console = None
@@ -97,3 +97,62 @@ def print_stats(figures: dict) -> None:
     for key, value in rows.items():
         table.add_row(key, value)
     _console().print(table)
+
+
+def _strip_markers(text: str) -> str:
+    """Streamed text without the model's raw [n] markers: they are not verified yet."""
+    import re
+
+    return re.sub(r"\s*\[[^\]]{0,20}\]", "", text)
+
+
+def show_answer_stream(events) -> Answer:
+    """Stream the provider's text while it is written (on a terminal), then replace it with
+    the verified answer and its citations. Off a terminal only the verified answer prints."""
+    from .answer import Done, Piece, Retrieved
+
+    out = _console()
+    answer = None
+    if not out.is_terminal:
+        for event in events:
+            if isinstance(event, Done):
+                answer = event.answer
+        print_answer(answer)
+        return answer
+    from rich.live import Live
+    from rich.text import Text
+
+    written = ""
+    with Live(Text("searching the articles...", style="dim"), console=out, transient=True, refresh_per_second=12) as live:
+        for event in events:
+            if isinstance(event, Retrieved):
+                live.update(Text(f"reading {len(event.hits)} passages...", style="dim"))
+            elif isinstance(event, Piece):
+                written += event.text
+                live.update(Text(_strip_markers(written), style="dim"))
+            elif isinstance(event, Done):
+                answer = event.answer
+    print_answer(answer)
+    return answer
+
+
+def print_answer(answer: Answer) -> None:
+    from rich.markup import escape
+
+    out = _console()
+    out.print(escape(answer.text), soft_wrap=True)
+    if answer.refused:
+        if answer.passages:
+            out.print("\n[dim]Closest passages:[/]")
+            for hit in answer.passages:
+                p = hit.passage
+                out.print(f"[dim]- {escape(p.title)} ({escape(p.source)}): {escape(p.text[:160])}...[/]", soft_wrap=True)
+        return
+    out.print()
+    for c in answer.citations:
+        out.print(
+            f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(c.passage.source)} "
+            f"[{c.quote_start}:{c.quote_end}][/]",
+            soft_wrap=True,
+        )
+        out.print(f"    [italic]“{escape(c.quote)}”[/]", soft_wrap=True)
