@@ -1,0 +1,98 @@
+"""The real models: the local provider in-process, and the openai provider against a real
+OpenAI-compatible llama.cpp server on 127.0.0.1 serving the same model, started here."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from assistant.answer import Answerer, Done, Piece
+from assistant.errors import ProviderError
+from assistant.ingest import ingest
+from assistant.providers import make_provider
+from assistant.retrieval import Searcher
+from assistant.store import PassageStore
+
+from .conftest import SAMPLE
+
+pytestmark = pytest.mark.slow
+DENIAL = "Alibaba rejected the White House’s claims"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from assistant.config import load_settings
+    from assistant.embeddings import MiniLMEmbeddings
+
+    root = tmp_path_factory.mktemp("llm")
+    # The model cache is the user's (assembled once, 1.1 GB): tests share it rather than copy it.
+    settings = load_settings(env={}, index_dir=root / "index")
+    embeddings = MiniLMEmbeddings()
+    ingest([SAMPLE.parent], settings, embeddings=embeddings)
+    return settings, Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+
+
+@pytest.fixture(scope="module")
+def server(index):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.providers.serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"model server did not start: {proc.stdout.read()[-2000:]}")
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_local_provider_answers_with_a_verified_citation_and_refuses(index):
+    settings, searcher = index
+    answerer = Answerer(searcher, make_provider(settings, searcher, "local"), settings)
+    answer = answerer.ask("What did Alibaba deny?")
+    assert not answer.refused, answer.raw_text
+    assert "White House" in answer.text and any(w in answer.text for w in ("rejected", "denied"))
+    assert any(DENIAL in c.passage.text for c in answer.citations)
+    assert answerer.ask("What is Alibaba's current stock price?").refused
+
+
+def test_openai_provider_streams_from_a_real_server(index, server):
+    settings, searcher = index
+    remote = settings.model_copy(update={"openai_base_url": server, "openai_model": "local-qwen"})
+    answerer = Answerer(searcher, make_provider(remote, searcher, "openai"), remote)
+    events = list(answerer.stream("What did Alibaba deny?"))
+    pieces = [e.text for e in events if isinstance(e, Piece)]
+    answer = events[-1].answer
+    assert isinstance(events[-1], Done) and len(pieces) > 3  # really streamed, token by token
+    assert answer.raw_text == "".join(pieces)
+    assert not answer.refused and any(DENIAL in c.passage.text for c in answer.citations)
+    assert answer.provider == "openai" and answer.model == "local-qwen"
+
+
+def test_openai_provider_connection_error_is_one_line(index):
+    settings, searcher = index
+    nowhere = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{_free_port()}/v1", "request_timeout_s": 5})
+    answerer = Answerer(searcher, make_provider(nowhere, searcher, "openai"), nowhere)
+    with pytest.raises(ProviderError, match="cannot connect") as caught:
+        answerer.ask("What did Alibaba deny?")
+    assert "\n" not in str(caught.value)
