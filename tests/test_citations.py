@@ -1,0 +1,520 @@
+"""The citation verifier against adversarial model output.
+
+Parser tests are pure. Verifier tests use the real MiniLM embedder (through a small
+per-text cache, so repeated passage sentences are embedded once) and passages cut from
+the sample article, or tiny hand-made passages where the exact text matters.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant.chunking import chunk_article
+from assistant.citations import REFUSAL_TEXT, is_refusal, parse_answer, verify
+from assistant.models import AnswerSentence, Article, Passage
+
+from .conftest import SAMPLE
+
+# -- helpers ----------------------------------------------------------------------------
+SHOWN_MARKER = re.compile(r"\[\s*(\d+)\s*\]")
+
+# Sentences as the sample article states them (the apostrophe in the article is ’).
+FT_MEMO = "The memo was shared with the Financial Times."
+REJECTED = "Alibaba rejected the White House's claims in a statement to FT."
+DELIST_25 = "In May, US lawmakers including Moolenaar urged the SEC to delist 25 Chinese companies."
+STOCK_PRICE = "Alibaba's stock fell 4.2% to $81.50 after the memo was published."
+INVENTED_YEAR = "Alibaba rejected the White House's claims in a statement to FT in 2019."
+
+
+@lru_cache(maxsize=1)
+def sample_article() -> Article:
+    text = SAMPLE.read_text(encoding="utf-8").rstrip()
+    return Article("alibaba", text.split("\n")[0], text, SAMPLE.name, str(SAMPLE), "0123456789abcdef")
+
+
+@lru_cache(maxsize=1)
+def _sample_passages() -> tuple[Passage, ...]:
+    return tuple(chunk_article(sample_article()))
+
+
+def sample_passages() -> list[Passage]:
+    passages = list(_sample_passages())
+    assert len(passages) >= 3, "the tests below need the sample article cut into at least 3 passages"
+    return passages
+
+
+def passage_number(passages: list[Passage], snippet: str) -> int:
+    """1-based number of the only passage holding ``snippet``."""
+    holders = [n for n, p in enumerate(passages, 1) if snippet in p.text]
+    assert len(holders) == 1, f"{snippet!r} is in passages {holders}"
+    return holders[0]
+
+
+def other_passage(passages: list[Passage], snippet: str) -> int:
+    """A passage number (1-based) that does not hold ``snippet``."""
+    return next(n for n, p in enumerate(passages, 1) if snippet not in p.text)
+
+
+def passages_from(text: str, article_id: str = "made") -> list[Passage]:
+    """One passage per blank-line separated block of ``text``, with exact offsets."""
+    passages, cursor = [], 0
+    for position, block in enumerate(text.split("\n\n")):
+        start = text.index(block, cursor)
+        end = start + len(block)
+        passages.append(
+            Passage(f"{article_id}-{position}", article_id, position, block, start, end, "t", "t.txt", "/t.txt", "h")
+        )
+        cursor = end
+    assert all(text[p.start : p.end] == p.text for p in passages)
+    return passages
+
+
+def shown_numbers(text: str) -> list[int]:
+    return [int(n) for n in SHOWN_MARKER.findall(text)]
+
+
+def passage_index(passages, passage) -> int:
+    """0-based index of ``passage`` among ``passages`` by identity (never an equal copy)."""
+    matches = [i for i, p in enumerate(passages) if p is passage]
+    assert matches, f"citation points at a passage that was not given: {passage.chunk_id}"
+    return matches[0]
+
+
+def assert_well_formed(v, passages, article_text: str | None = None) -> None:
+    """Invariants every verified answer must keep, whatever the model wrote."""
+    numbers = [c.n for c in v.citations]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+    for c in v.citations:
+        p = passages[passage_index(passages, c.passage)]
+        assert c.quote and c.quote in p.text
+        assert p.start <= c.quote_start < c.quote_end <= p.end
+        assert p.text[c.quote_start - p.start : c.quote_end - p.start] == c.quote
+        if article_text is not None:
+            assert article_text[c.quote_start : c.quote_end] == c.quote
+    # No invented citations: what the text shows is exactly what .citations holds.
+    assert set(shown_numbers(v.text)) == set(numbers), (v.text, numbers)
+    for s in v.sentences:
+        assert set(s.citations) <= set(numbers)
+        assert len(s.quotes) == len(s.citations)
+        if not s.factual:
+            assert s.citations == ()
+    if v.refused:
+        assert v.text == REFUSAL_TEXT and v.citations == ()
+
+
+@pytest.fixture(scope="module")
+def embed(embeddings):
+    """``embeddings.embed_array`` with a per-text cache: same vectors, fewer model runs."""
+    cache: dict[str, np.ndarray] = {}
+
+    def cached(texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            cache.update(zip(missing, embeddings.embed_array(missing)))
+        if not texts:
+            return np.zeros((0, embeddings.dimension), dtype=np.float32)
+        return np.stack([cache[t] for t in texts])
+
+    return cached
+
+
+@pytest.fixture
+def check(embed):
+    """verify() against the sample passages (or given ones), invariants checked."""
+
+    def run(raw: str, passages: list[Passage] | None = None, article_text: str | None = None, **kw):
+        if passages is None:
+            passages, article_text = sample_passages(), sample_article().text
+        v = verify(raw, passages, embed, **kw)
+        assert_well_formed(v, passages, article_text)
+        return v
+
+    return run
+
+
+def parsed(raw: str) -> list[tuple[str, tuple[int, ...]]]:
+    return [(s.text, s.markers) for s in parse_answer(raw)]
+
+
+# -- parser -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw, markers",
+    [
+        ("Alibaba denies it [1].", (1,)),
+        ("Alibaba denies it [1][2].", (1, 2)),
+        ("Alibaba denies it [1, 2].", (1, 2)),
+        ("Alibaba denies it [1,2].", (1, 2)),
+        ("Alibaba denies it [1-3].", (1, 2, 3)),
+        ("Alibaba denies it [Passage 2].", (2,)),
+        ("Alibaba denies it.[1]", (1,)),
+        ("Alibaba denies it. [1]", (1,)),
+        ("Alibaba denies it [1][1].", (1,)),
+    ],
+    ids=["single", "adjacent", "comma-space", "comma", "range", "passage-word", "after-period", "after-period-space", "dup"],
+)
+def test_marker_forms(raw, markers):
+    assert parsed(raw) == [("Alibaba denies it.", markers)]
+
+
+def test_marker_after_period_belongs_to_the_sentence_before_it():
+    assert parsed("Alibaba denies it. [1] The memo is declassified. [2]") == [
+        ("Alibaba denies it.", (1,)),
+        ("The memo is declassified.", (2,)),
+    ]
+
+
+def test_sentence_of_only_markers_cites_the_previous_sentence():
+    assert parsed("Alibaba denies it [1]. The memo is declassified.\n[2][3]") == [
+        ("Alibaba denies it.", (1,)),
+        ("The memo is declassified.", (2, 3)),
+    ]
+
+
+def test_duplicates_across_forms_collapse_in_order():
+    assert parsed("Alibaba denies it [2][1, 2][Passage 1].") == [("Alibaba denies it.", (2, 1))]
+
+
+def test_trailing_sources_section_is_ignored():
+    raw = "Alibaba denies it [1]. The memo is declassified [2].\n\nSources:\n[1] Financial Times\n[3] Reuters, 2019"
+    assert parsed(raw) == [("Alibaba denies it.", (1,)), ("The memo is declassified.", (2,))]
+
+
+def test_abbreviations_do_not_split_sentences():
+    raw = "The U.S. Commerce Department accused Alibaba [1]. Rep. Moolenaar agreed [2]."
+    assert parsed(raw) == [("The U.S. Commerce Department accused Alibaba.", (1,)), ("Rep. Moolenaar agreed.", (2,))]
+
+
+@pytest.mark.parametrize("raw", ["", "   \n ", "[][[]]", "[[[[", "]]]", "[1]", "[1][2][3]", "[,]", "[-]", "[ ]"])
+def test_garbage_without_words_parses_to_nothing(raw):
+    assert parse_answer(raw) == []
+
+
+def test_huge_marker_is_not_a_marker():
+    assert parsed("Alibaba denies it [999999].") == [("Alibaba denies it [999999].", ())]
+
+
+def test_unicode_survives_parsing():
+    out = parsed("阿里巴巴否认指控 [1]。 Ünïcödé ✓ claims 🙂 [2].")
+    assert [m for _, m in out] and all(isinstance(n, int) for _, ms in out for n in ms)
+    assert "阿里巴巴否认指控" in out[0][0] and "[" not in " ".join(t for t, _ in out)
+
+
+@given(st.text())
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_parse_never_raises(raw):
+    for s in parse_answer(raw):
+        assert re.search(r"\w", s.text)
+        assert len(set(s.markers)) == len(s.markers)
+        assert all(isinstance(n, int) and 0 <= n <= 999 for n in s.markers)
+
+
+# -- verifier: markers --------------------------------------------------------------------
+def test_correct_marker_is_kept(check):
+    passages = sample_passages()
+    n = passage_number(passages, "Alibaba rejected the White House")
+    v = check(f"{REJECTED[:-1]} [{n}].")
+    assert v.repairs.kept == 1 and v.repairs.moved == v.repairs.added == v.repairs.dropped == 0
+    assert v.text == f"{REJECTED[:-1]} [1]."
+    assert v.citations[0].passage is passages[n - 1]
+
+
+def test_sentence_without_marker_gets_its_supporting_passage(check):
+    v = check(FT_MEMO)
+    assert v.repairs.added == 1 and v.repairs.unsupported_sentences == 0
+    assert v.text == "The memo was shared with the Financial Times [1]."
+    assert "shared with the Financial Times" in v.citations[0].passage.text
+
+
+def test_out_of_range_marker_is_never_shown(check):
+    v = check("The memo was shared with the Financial Times [7].")
+    assert "[7]" not in v.text
+    assert v.repairs.moved + v.repairs.dropped == 1 and v.repairs.kept == 0
+    assert shown_numbers(v.text) == [1]
+    assert "shared with the Financial Times" in v.citations[0].passage.text
+
+
+@pytest.mark.parametrize("marker", ["[0]", "[999]", "[Passage 12]", "[4-6]"])
+def test_markers_to_passages_that_do_not_exist_are_not_shown(check, marker):
+    v = check(f"{FT_MEMO[:-1]} {marker}.")
+    assert shown_numbers(v.text) == [1] and len(v.citations) == 1
+
+
+def test_marker_on_the_wrong_passage_is_moved_to_the_one_that_says_it(check):
+    passages = sample_passages()
+    wrong = other_passage(passages, "Alibaba rejected the White House")
+    v = check(f"{REJECTED[:-1]} [{wrong}].")
+    assert v.repairs.moved == 1 and v.repairs.kept == 0
+    (citation,) = v.citations
+    assert "Alibaba rejected the White House’s claims in a statement to FT." in citation.passage.text
+    assert "Alibaba rejected the White House’s claims" in citation.quote
+
+
+def test_one_right_and_one_wrong_marker_keeps_only_the_right_one(check):
+    passages = sample_passages()
+    right = passage_number(passages, "Alibaba rejected the White House")
+    wrong = other_passage(passages, "Alibaba rejected the White House")
+    v = check(f"{REJECTED[:-1]} [{wrong}][{right}].")
+    assert (v.repairs.kept, v.repairs.dropped, v.repairs.moved) == (1, 1, 0)
+    assert [passage_index(passages, c.passage) + 1 for c in v.citations] == [right]
+
+
+# -- verifier: unsupported sentences and refusals ----------------------------------------
+@pytest.mark.parametrize("invented", [STOCK_PRICE, INVENTED_YEAR], ids=["stock-price", "year"])
+def test_unsupported_sentence_is_removed_and_counted(check, invented):
+    v = check(f"{REJECTED[:-1]} [2]. {invented[:-1]} [2].")
+    assert v.repairs.unsupported_sentences == 1
+    assert not v.refused
+    assert invented[:-1] not in v.text and "81.50" not in v.text and "2019" not in v.text
+    assert [s.text for s in v.sentences] == [REJECTED]
+
+
+def test_answer_with_nothing_supported_is_refused(check):
+    v = check(f"{STOCK_PRICE[:-1]} [1]. {INVENTED_YEAR[:-1]} [3]. Jack Ma resigned over the memo [2].")
+    assert v.refused and v.text == REFUSAL_TEXT and v.citations == ()
+    assert v.repairs.unsupported_sentences == 3
+
+
+@pytest.mark.parametrize("raw", ["The articles do not say.", "The passages do not mention the stock price."])
+def test_refusal_answers_are_refused(check, raw):
+    assert is_refusal(raw)
+    v = check(raw)
+    assert v.refused and v.text == REFUSAL_TEXT
+    assert v.repairs.unsupported_sentences == 0
+
+
+def test_refusal_with_markers_does_not_cite(check):
+    v = check("The passages do not mention the stock price [1][2].")
+    assert v.refused and v.citations == () and v.repairs.dropped == 2
+
+
+def test_non_factual_lead_in_keeps_no_citation(check):
+    v = check(f"Certainly! {FT_MEMO[:-1]} [1].")
+    lead, claim = v.sentences
+    assert lead == AnswerSentence("Certainly!", (), factual=False)
+    assert claim.citations == (1,) and claim.factual
+    assert v.repairs.unsupported_sentences == 0
+    assert v.text.startswith("Certainly! The memo")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="parse_answer collapses newlines and only splits at .!?, so the lead-in is glued to the "
+    "next sentence and carries its citation; as its own sentence it has 2 content words and is "
+    "scored as an unsupported factual claim",
+)
+@pytest.mark.parametrize("separator", [":\n", ". "], ids=["colon-newline", "period"])
+def test_here_is_what_i_found_lead_in(check, separator):
+    v = check(f"Here is what I found{separator}{FT_MEMO[:-1]} [1].")
+    assert v.sentences[0].text.startswith("Here is what I found")
+    assert v.sentences[0].citations == () and not v.sentences[0].factual
+    assert v.repairs.unsupported_sentences == 0
+
+
+# -- verifier: numbers ----------------------------------------------------------------------
+def test_number_the_passage_states_is_supported(check):
+    v = check(f"{DELIST_25[:-1]} [3].")
+    assert not v.refused and v.repairs.unsupported_sentences == 0
+    assert "25" in v.citations[0].quote
+
+
+@pytest.mark.parametrize("wrong", ["30", "250", "2.5"])
+def test_number_the_passage_does_not_state_is_not_supported(check, wrong):
+    v = check(f"{REJECTED[:-1]} [2]. {DELIST_25[:-1].replace('25', wrong)} [3].")
+    assert v.repairs.unsupported_sentences == 1
+    assert wrong not in v.text
+    assert [s.text for s in v.sentences] == [REJECTED]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a missing number only halves the score: with support_threshold below 0.5 "
+    "(config allows 0..1) a sentence with a number no passage states is supported",
+)
+def test_number_mismatch_is_unsupported_at_any_threshold(check):
+    v = check(f"{DELIST_25[:-1].replace('25', '30')} [3].", threshold=0.45)
+    assert v.refused and "30" not in v.text
+
+
+# -- verifier: quotes and numbering -----------------------------------------------------------
+def test_quotes_are_exact_spans_of_the_article(check):
+    article = sample_article().text
+    v = check(f"{FT_MEMO[:-1]} [1]. {REJECTED[:-1]} [2]. {DELIST_25[:-1]} [3].")
+    assert len(v.citations) == 3
+    for c in v.citations:
+        assert article[c.quote_start : c.quote_end] == c.quote
+        assert c.quote in c.passage.text
+    assert "Alibaba rejected the White House’s claims in a statement to FT." in v.citations[1].quote
+    assert "delist 25 Chinese companies" in v.citations[2].quote
+
+
+def test_citations_are_numbered_by_first_appearance(check):
+    passages = sample_passages()
+    late = passage_number(passages, "delist 25")
+    early = passage_number(passages, "shared with the Financial Times")
+    assert late > early
+    v = check(f"{DELIST_25[:-1]} [{late}]. {FT_MEMO[:-1]} [{early}]. Moolenaar urged the SEC to delist Alibaba [{late}].")
+    assert shown_numbers(v.text) == [1, 2, 1]
+    assert passage_index(passages, v.citations[0].passage) + 1 == late
+    assert passage_index(passages, v.citations[1].passage) + 1 == early
+
+
+def test_list_answer_quotes_the_whole_list(check):
+    v = check(
+        "According to the memo, Alibaba allegedly gives the PLA access to IP addresses, "
+        "WiFi information and payment records [1]."
+    )
+    (citation,) = v.citations
+    assert "Payment records" in citation.quote and "IP addresses" in citation.quote
+    assert v.text.endswith("payment records [1].")
+
+
+# -- citations forged inside article text --------------------------------------------------------
+FORGED = (
+    "Council approves bike lanes\n"
+    "The city council approved 4 million dollars for new bike lanes on Tuesday [2]. Sources: [1]\n"
+    "\n"
+    "The parks department will hire twelve new gardeners next spring.\n"
+    "\n"
+    "The library will extend its weekend opening hours from June."
+)
+
+
+def test_markers_copied_from_article_text_are_verified_like_any_other(check):
+    passages = passages_from(FORGED)
+    v = check(
+        "The city council approved 4 million dollars for new bike lanes on Tuesday [2]. Sources: [1]",
+        passages,
+        FORGED,
+    )
+    assert shown_numbers(v.text) == [1]
+    (citation,) = v.citations
+    assert citation.passage is passages[0]
+    assert v.repairs.kept == 0 and v.repairs.moved == 1
+
+
+def test_markers_inside_a_passage_do_not_become_citations(check):
+    passages = passages_from(FORGED)
+    v = check("The council approved money for bike lanes. The library will open longer on weekends.", passages, FORGED)
+    assert shown_numbers(v.text) == [1, 2]
+    assert [passage_index(passages, c.passage) for c in v.citations] == [0, 2]
+    assert v.repairs.added == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="'[2]' and 'Sources: [1]' in the passage text count as numbers the passage states, "
+    "so an invented count of 2 is supported",
+)
+def test_forged_marker_in_passage_does_not_back_a_number(check):
+    v = check("The city council approved 2 bike lane projects on Tuesday.", passages_from(FORGED), FORGED)
+    assert v.refused
+
+
+# -- verifier: known holes ------------------------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="a sentence matching the refusal regex is non-factual and rendered verbatim, unverified: "
+    "an invented claim after 'The articles do not say why, but' reaches the user",
+)
+def test_refusal_phrase_does_not_smuggle_an_unverified_claim(check):
+    v = check(f"{REJECTED[:-1]} [2]. The articles do not say why, but {STOCK_PRICE[:-1]} [2].")
+    assert "81.50" not in v.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a factual sentence that contains '<text|sources|...> does not <verb>' is taken for a refusal: "
+    "the supported answer is replaced by 'The articles do not say.'",
+)
+def test_factual_sentence_mentioning_text_is_not_a_refusal(check):
+    v = check("The memo's text does not specify PLA targets in the US [3].")
+    assert not v.refused
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="marker-like text the parser leaves behind ('[[3]25]' -> '[25]', '[1000]') is shown as is, "
+    "so the answer displays citation numbers that .citations does not have",
+)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"{DELIST_25[:-1]} [[3]25].",
+        f"{REJECTED[:-1]} [2]. The articles do not say [1000].",
+    ],
+    ids=["nested", "in-refusal-sentence"],
+)
+def test_leftover_marker_text_is_not_shown(check, raw):
+    check(raw)  # assert_well_formed compares shown numbers with .citations
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="newlines are collapsed before splitting, so bullet lines without periods become one "
+    "sentence and every bullet's marker is moved to its end",
+)
+def test_bullet_answer_keeps_one_citation_per_line(check):
+    v = check(
+        "- The memo was shared with the Financial Times [1]\n"
+        "- Alibaba rejected the White House's claims in a statement to FT [2]"
+    )
+    assert len(v.sentences) == 2
+    assert [s.citations for s in v.sentences] == [(1,), (2,)]
+
+
+# -- properties -----------------------------------------------------------------------------------
+SUPPORTED = [FT_MEMO, REJECTED, DELIST_25, "The company is also accused of supplying AI-related services to the military."]
+INVENTED = [STOCK_PRICE, INVENTED_YEAR, "Jack Ma personally approved the PLA contract."]
+NOISE = ["Certainly!", "Here is what I found:", "\n", "\n\nSources:\n[1] FT\n", "U.S.", "e.g.", "[][[]]", "[999999]",
+         "阿里巴巴 🙂", "—", "...", "?!"]  # fmt: skip
+
+marker_text = st.one_of(
+    st.integers(0, 12).map(lambda n: f"[{n}]"),
+    st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda ab: f"[{ab[0]}, {ab[1]}]"),
+    st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda ab: f"[{ab[0]}-{ab[1]}]"),
+    st.integers(0, 12).map(lambda n: f"[Passage {n}]"),
+)
+fragment = st.one_of(
+    st.sampled_from(SUPPORTED).map(lambda s: s[:-1]),
+    st.sampled_from(INVENTED).map(lambda s: s[:-1]),
+    st.sampled_from([".", ". ", "."]),
+    marker_text,
+    st.sampled_from(NOISE),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]"), max_size=12),
+)
+answer_like = st.lists(fragment, max_size=10).map(" ".join)
+PROPERTY = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@given(raw=st.text(max_size=200))
+@PROPERTY
+def test_verify_never_raises_on_arbitrary_text(embed, raw):
+    passages = sample_passages()
+    v = verify(raw, passages, embed)
+    assert_well_formed(v, passages, sample_article().text)
+
+
+@given(raw=answer_like)
+@PROPERTY
+def test_verify_shows_only_citations_it_backs(embed, raw):
+    passages = sample_passages()
+    v = verify(raw, passages, embed)
+    assert_well_formed(v, passages, sample_article().text)
+    for s in v.sentences:
+        for n, quote in zip(s.citations, s.quotes):
+            assert quote in v.citations[n - 1].passage.text
+
+
+@given(raw=answer_like)
+@PROPERTY
+def test_verify_never_raises_without_passages(embed, raw):
+    v = verify(raw, [], embed)
+    assert v.citations == () and shown_numbers(v.text) == []
