@@ -27,11 +27,20 @@ __all__ = ["parse_answer", "verify", "Verified", "is_refusal", "support_units", 
 REFUSAL_TEXT = "The articles do not say."
 
 _MARKER = re.compile(
-    r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,3}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,3})*)\s*\]",
+    r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,6}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,6})*)\s*\]",
     re.IGNORECASE,
 )
 _SOURCES_SECTION = re.compile(r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# What is left of marker-like text once markers are taken out ("[[3]25]" -> "[25]"): never shown.
+_MARKER_RESIDUE = re.compile(r"\[[^\[\]]{0,40}?\d[^\[\]]{0,40}?\]|\[\s*\]")
+_SOURCES_LINE = re.compile(r"^\s*(?:sources?|references?|citations?)\s*:?[\s,;.]*$", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)])\s+")
+_LEAD_IN = re.compile(
+    r"^(?:here(?:'s| is| are)|below|based on|according to the (?:passages?|articles?)|in summary|to answer|sure|"
+    r"certainly|okay|ok|yes|no|answer)\b",
+    re.IGNORECASE,
+)
 _REFUSAL = re.compile(
     r"(?:\b(?:articles?|passages?|sources?|context|text|documents?)\b[^.]*?\b(?:do(?:es)?\s*n[o']t|did\s*n[o']t|does not|do not)\s+"
     r"(?:say|mention|state|specify|provide|contain|include|report|address|answer|give|indicate|discuss|tell)"
@@ -66,28 +75,33 @@ class ParsedSentence:
 
 def parse_answer(raw: str) -> list[ParsedSentence]:
     """Sentences of a model answer with the markers each carries. A marker belongs to the
-    sentence it ends or follows ("... claims [1]." and "... claims. [1]")."""
+    sentence it ends or follows ("... claims [1]." and "... claims. [1]"); each line of a
+    bulleted answer is its own sentence."""
     text = _SOURCES_SECTION.sub("", raw.strip())  # a trailing "Sources:" list restates markers
-    text = re.sub(r"\s+", " ", text)
     out: list[ParsedSentence] = []
     pending: list[int] = []
-    # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
-    text = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), text, flags=re.IGNORECASE)
-    for start, end in split_sentences(text):
-        sentence = text[start:end]
-        markers = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1))]
-        clean = _MARKER.sub("", sentence)
-        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean).strip()
-        clean = re.sub(r"\s{2,}", " ", clean)
-        if not re.search(r"\w", clean):  # a sentence that is only markers: they cite the previous one
-            if out:
-                prev = out[-1]
-                out[-1] = ParsedSentence(prev.text, _unique(prev.markers + tuple(markers)))
-            else:
-                pending.extend(markers)
-            continue
-        out.append(ParsedSentence(clean, _unique(tuple(pending + markers))))
-        pending = []
+    for line in text.split("\n"):
+        line = re.sub(r"\s+", " ", _BULLET.sub("", line)).strip()
+        # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
+        line = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), line, flags=re.IGNORECASE)
+        for start, end in split_sentences(line):
+            sentence = line[start:end]
+            markers = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1))]
+            clean = _MARKER.sub("", sentence)
+            while _MARKER_RESIDUE.search(clean):
+                clean = _MARKER_RESIDUE.sub("", clean)
+            clean = re.sub(r"\s+([.,;:!?])", r"\1", clean).strip()
+            clean = re.sub(r"\s{2,}", " ", clean)
+            if not re.search(r"\w", clean) or _SOURCES_LINE.match(clean):
+                # Only markers (or "Sources: [1]"): they cite the previous sentence.
+                if out:
+                    prev = out[-1]
+                    out[-1] = ParsedSentence(prev.text, _unique(prev.markers + tuple(markers)))
+                else:
+                    pending.extend(markers)
+                continue
+            out.append(ParsedSentence(clean, _unique(tuple(pending + markers))))
+            pending = []
     return out
 
 
@@ -121,7 +135,7 @@ def _content_terms(text: str) -> set[str]:
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return {n.replace(",", "").lstrip("0") or "0" for n in _NUMBER.findall(text)}
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,7 @@ class SupportScorer:
                     mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
                     self.windows.append(
                         _Window(
-                            i, first.start, last.end, text, mean, frozenset(tokenize(text)), frozenset(_numbers(text)), b - a + 1
+                            i, first.start, last.end, text, mean, frozenset(tokenize(text)), frozenset(_numbers(_MARKER.sub(" ", text))), b - a + 1
                         )
                     )
             row += len(units)
@@ -176,8 +190,8 @@ class SupportScorer:
                 recall = len(terms & window.terms) / len(terms) if terms else 0.0
                 # A longer window holds more words by chance: prefer the tightest quote.
                 score = 0.5 * max(float(cos[s, w]), 0.0) + 0.5 * recall - 0.03 * (window.size - 1)
-                if numbers - window.numbers:  # a number the passage does not state: not supported
-                    score *= 0.5
+                if numbers - window.numbers:  # a number the passage does not state: no support
+                    score = 0.0
                 scores[s, w] = score
         return scores
 
@@ -199,10 +213,16 @@ class Verified:
     refused: bool
 
 
-def _is_factual(sentence: str) -> bool:
-    if is_refusal(sentence):
+def _is_meta(sentence: str) -> bool:
+    """A sentence that states nothing to cite: a refusal ("The articles do not say") or a
+    lead-in ("Here is what I found:"). Only judged for sentences no passage supports, and
+    never for one holding a number, so a claim cannot hide behind a refusal phrase."""
+    if _numbers(sentence):
         return False
-    return len(_content_terms(sentence)) >= 2 or bool(_numbers(sentence))
+    words = len(sentence.split())
+    if is_refusal(sentence) and words <= 16:
+        return True
+    return words <= 10 and (sentence.rstrip().endswith(":") or bool(_LEAD_IN.match(sentence)))
 
 
 def _render(sentence: str, numbers: tuple[int, ...]) -> str:
@@ -232,11 +252,6 @@ def verify(
     sentences: list[AnswerSentence] = []
     rendered: list[str] = []
     for s, sentence in enumerate(parsed):
-        if not _is_factual(sentence.text):
-            dropped += len(sentence.markers)
-            sentences.append(AnswerSentence(sentence.text, (), factual=False))
-            rendered.append(sentence.text)
-            continue
         per_passage = [scorer.best_window(scores[s], i) for i in range(len(passages))]
         top = max((score for score, _ in per_passage), default=0.0)
         # A passage backs the sentence if it clears the threshold and is not far behind the
@@ -255,7 +270,11 @@ def verify(
                 dropped += 1
         if not chosen:
             if best is None:
-                unsupported += 1
+                if _is_meta(sentence.text):
+                    sentences.append(AnswerSentence(sentence.text, (), factual=False))
+                    rendered.append(sentence.text)
+                else:
+                    unsupported += 1
                 continue
             chosen.append(best)
             added += 1

@@ -147,7 +147,7 @@ class Repairs:
     kept: int = 0
     moved: int = 0  # marker pointed at a passage that does not support the sentence; moved to one that does
     added: int = 0  # sentence had no marker; the supporting passage was added
-    dropped: int = 0  # marker out of range, duplicated, or pointing at no supporting passage
+    dropped: int = 0  # marker out of range, or pointing at no passage that supports the sentence
     unsupported_sentences: int = 0  # factual sentences no passage supports: removed from the answer
 
     def as_json(self) -> dict:

@@ -195,14 +195,15 @@ def test_garbage_without_words_parses_to_nothing(raw):
     assert parse_answer(raw) == []
 
 
-def test_huge_marker_is_not_a_marker():
-    assert parsed("Alibaba denies it [999999].") == [("Alibaba denies it [999999].", ())]
+def test_huge_marker_is_parsed_and_never_shown():
+    # Any bracketed number is taken as a marker; out-of-range ones are dropped by the verifier.
+    assert parsed("Alibaba denies it [999999].") == [("Alibaba denies it.", (999999,))]
 
 
 def test_unicode_survives_parsing():
     out = parsed("阿里巴巴否认指控 [1]。 Ünïcödé ✓ claims 🙂 [2].")
-    assert [m for _, m in out] and all(isinstance(n, int) for _, ms in out for n in ms)
-    assert "阿里巴巴否认指控" in out[0][0] and "[" not in " ".join(t for t, _ in out)
+    assert [markers for _, markers in out] == [(1, 2)]
+    assert "阿里巴巴否认指控" in out[0][0] and "🙂" in out[0][0] and "[" not in out[0][0]
 
 
 @given(st.text())
@@ -302,12 +303,6 @@ def test_non_factual_lead_in_keeps_no_citation(check):
     assert v.text.startswith("Certainly! The memo")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_answer collapses newlines and only splits at .!?, so the lead-in is glued to the "
-    "next sentence and carries its citation; as its own sentence it has 2 content words and is "
-    "scored as an unsupported factual claim",
-)
 @pytest.mark.parametrize("separator", [":\n", ". "], ids=["colon-newline", "period"])
 def test_here_is_what_i_found_lead_in(check, separator):
     v = check(f"Here is what I found{separator}{FT_MEMO[:-1]} [1].")
@@ -331,11 +326,6 @@ def test_number_the_passage_does_not_state_is_not_supported(check, wrong):
     assert [s.text for s in v.sentences] == [REJECTED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a missing number only halves the score: with support_threshold below 0.5 "
-    "(config allows 0..1) a sentence with a number no passage states is supported",
-)
 def test_number_mismatch_is_unsupported_at_any_threshold(check):
     v = check(f"{DELIST_25[:-1].replace('25', '30')} [3].", threshold=0.45)
     assert v.refused and "30" not in v.text
@@ -395,7 +385,8 @@ def test_markers_copied_from_article_text_are_verified_like_any_other(check):
     assert shown_numbers(v.text) == [1]
     (citation,) = v.citations
     assert citation.passage is passages[0]
-    assert v.repairs.kept == 0 and v.repairs.moved == 1
+    # "Sources: [1]" cites the sentence before it: [1] is right and kept, the copied [2] dropped.
+    assert v.repairs.kept == 1 and v.repairs.dropped == 1 and v.repairs.moved == 0
 
 
 def test_markers_inside_a_passage_do_not_become_citations(check):
@@ -406,42 +397,22 @@ def test_markers_inside_a_passage_do_not_become_citations(check):
     assert v.repairs.added == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'[2]' and 'Sources: [1]' in the passage text count as numbers the passage states, "
-    "so an invented count of 2 is supported",
-)
 def test_forged_marker_in_passage_does_not_back_a_number(check):
     v = check("The city council approved 2 bike lane projects on Tuesday.", passages_from(FORGED), FORGED)
     assert v.refused
 
 
 # -- verifier: known holes ------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sentence matching the refusal regex is non-factual and rendered verbatim, unverified: "
-    "an invented claim after 'The articles do not say why, but' reaches the user",
-)
 def test_refusal_phrase_does_not_smuggle_an_unverified_claim(check):
     v = check(f"{REJECTED[:-1]} [2]. The articles do not say why, but {STOCK_PRICE[:-1]} [2].")
     assert "81.50" not in v.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a factual sentence that contains '<text|sources|...> does not <verb>' is taken for a refusal: "
-    "the supported answer is replaced by 'The articles do not say.'",
-)
 def test_factual_sentence_mentioning_text_is_not_a_refusal(check):
     v = check("The memo's text does not specify PLA targets in the US [3].")
     assert not v.refused
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="marker-like text the parser leaves behind ('[[3]25]' -> '[25]', '[1000]') is shown as is, "
-    "so the answer displays citation numbers that .citations does not have",
-)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -454,11 +425,6 @@ def test_leftover_marker_text_is_not_shown(check, raw):
     check(raw)  # assert_well_formed compares shown numbers with .citations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="newlines are collapsed before splitting, so bullet lines without periods become one "
-    "sentence and every bullet's marker is moved to its end",
-)
 def test_bullet_answer_keeps_one_citation_per_line(check):
     v = check(
         "- The memo was shared with the Financial Times [1]\n"
@@ -483,14 +449,14 @@ marker_text = st.one_of(
 fragment = st.one_of(
     st.sampled_from(SUPPORTED).map(lambda s: s[:-1]),
     st.sampled_from(INVENTED).map(lambda s: s[:-1]),
-    st.sampled_from([".", ". ", "."]),
+    st.sampled_from([".", ". ", "!"]),
     marker_text,
     st.sampled_from(NOISE),
     st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]"), max_size=12),
 )
 answer_like = st.lists(fragment, max_size=10).map(" ".join)
 PROPERTY = settings(
-    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
