@@ -9,24 +9,32 @@ final answer shown, with its citations, is always the verified one.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Iterator, Union
+from dataclasses import dataclass, replace
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 
 from .citations import REFUSAL_TEXT, verify
 from .config import Settings
+from .followup import Turn, rewrite_by_rules
 from .models import Answer, AnswerSentence, SearchHit
 from .providers import Provider
 from .retrieval import Searcher
 from .store import SearchFilter
 
-__all__ = ["Answerer", "Retrieved", "Piece", "Done", "AnswerEvent"]
+__all__ = ["Answerer", "Rewritten", "Retrieved", "Piece", "Done", "AnswerEvent"]
 
 
 @dataclass(frozen=True)
 class Retrieved:
     hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """The follow-up question, rewritten to stand alone."""
+
+    question: str
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Done:
     answer: Answer
 
 
-AnswerEvent = Union[Retrieved, Piece, Done]
+AnswerEvent = Union[Rewritten, Retrieved, Piece, Done]
 
 
 class Answerer:
@@ -51,13 +59,28 @@ class Answerer:
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
 
-    def ask(self, question: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> Answer:
-        for event in self.stream(question, k, where):
+    def ask(
+        self, question: str, k: int | None = None, where: SearchFilter = SearchFilter(), history: Sequence[Turn] = ()
+    ) -> Answer:
+        for event in self.stream(question, k, where, history):
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("stream ended without an answer")  # pragma: no cover
 
-    def stream(self, question: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> Iterator[AnswerEvent]:
+    def stream(
+        self, question: str, k: int | None = None, where: SearchFilter = SearchFilter(), history: Sequence[Turn] = ()
+    ) -> Iterator[AnswerEvent]:
+        """Events for one question; ``history`` holds the earlier turns of a conversation,
+        used to make a follow-up question stand alone before retrieval."""
+        standalone = rewrite_by_rules(question, list(history))
+        if standalone != question:
+            yield Rewritten(standalone)
+        for event in self._answer(standalone, k, where):
+            if isinstance(event, Done):
+                event = Done(replace(event.answer, question=question, standalone_question=standalone))
+            yield event
+
+    def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         hits = tuple(self.searcher.search(question, k or self.settings.answer_k, where))
         retrieved = time.perf_counter()

@@ -124,6 +124,25 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
         show_answer_stream(answerer.stream(question, k, where))
 
 
+@main.command(name="eval")
+@click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="Golden questions (JSONL).")
+@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answers.")
+@click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True, help="Runs, to flag unstable questions.")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A previous JSON report to compare with.")
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option("--markdown-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@click.pass_context
+def eval_command(ctx, dataset, provider, repeat, baseline, json_out, markdown_out) -> None:
+    """Run the golden questions through the assistant and gate on the metrics."""
+    from .evals import DEFAULT_DATASET
+    from .ui import run_eval_with_progress
+
+    settings = _settings(ctx, provider=provider)
+    passed = run_eval_with_progress(settings, dataset or DEFAULT_DATASET, repeat, baseline, json_out, markdown_out)
+    if not passed:
+        sys.exit(1)
+
+
 def hit_json(hit) -> dict:
     p = hit.passage
     return {

@@ -174,6 +174,7 @@ class Answer:
     repairs: Repairs = Repairs()
     raw_text: str = ""  # what the provider produced, before verification
     settings_hash: str = ""
+    standalone_question: str = ""  # the question as retrieved with (a follow-up rewritten to stand alone)
 
     def as_json(self) -> dict:
         return {

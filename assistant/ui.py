@@ -156,3 +156,63 @@ def print_answer(answer: Answer) -> None:
             soft_wrap=True,
         )
         out.print(f"    [italic]“{escape(c.quote)}”[/]", soft_wrap=True)
+
+
+def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out) -> bool:
+    """Run the eval with a progress bar, print the table, write the reports; True if the gate passes."""
+    import json as jsonlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from . import evals
+    from .errors import AssistantError
+
+    total = len(evals.load_dataset(dataset)) * repeat
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    err = _console(err=True)
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"eval ({settings.provider if settings else ''})", total=total)
+        report = evals.run_eval(settings, dataset, settings.provider, repeat, progress=lambda row: bar.advance(task))
+    thresholds, path = evals.thresholds_for(report["provider"])
+    report["thresholds"] = {k: v for k, v in thresholds.items() if not k.startswith("_")}
+    report["gate_failures"] = evals.check_thresholds(report["metrics"], thresholds)
+    if baseline:
+        try:
+            report["comparison"] = evals.compare(report["questions"], report["metrics"], jsonlib.loads(baseline.read_text()))
+        except (OSError, ValueError) as exc:
+            raise AssistantError(f"cannot read baseline report {baseline}: {exc}") from None
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(jsonlib.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if markdown_out:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        markdown_out.write_text(evals.markdown_report(report))
+
+    out = _console()
+    table = Table(title=f"eval: {report['provider']} ({report['model']}), {report['metrics']['questions']} questions")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("threshold", justify="right")
+    for (key, label), (_, value) in zip(evals._TABLE, evals.table_rows(report["metrics"])):
+        table.add_row(label, value, evals._fmt(report["thresholds"].get(key)))
+    out.print(table)
+    types = Table(title="by question type")
+    for column in ("type", "n", "correct", "recall@k", "cit. precision (gold)", "refusal acc.", "false refusals"):
+        types.add_column(column, justify="left" if column == "type" else "right")
+    for name, m in report["by_type"].items():
+        types.add_row(
+            name, str(m["questions"]), evals._fmt(m.get("answer_correctness")), evals._fmt(m.get("retrieval_recall_at_k")),
+            evals._fmt(m.get("citation_precision_gold")), evals._fmt(m.get("refusal_accuracy")), evals._fmt(m.get("false_refusal_rate")),
+        )
+    out.print(types)
+    for worse in report.get("comparison", {}).get("worse", []):
+        out.print(f"[yellow]worse than baseline[/] {worse['id']}: {worse['now']}")
+    for flaky in report.get("unstable", []):
+        out.print(f"[yellow]unstable across repeats[/] {flaky['id']}")
+    if report["gate_failures"]:
+        for failure in report["gate_failures"]:
+            err.print(f"[red]gate:[/] {failure}")
+        return False
+    out.print(f"gate passed ({path.name if thresholds else 'no thresholds file: nothing gated'})")
+    return True

@@ -1,0 +1,437 @@
+"""The eval suite: golden questions -> the real assistant -> metrics -> a gate.
+
+Per question: retrieval recall@k and reciprocal rank (is a gold evidence sentence in the
+retrieved passages), answer correctness (every ``must_include`` fact present, not
+refused), citation recall and precision in the ALCE sense, judged twice (by the verifier
+the assistant uses, and independently by the gold evidence), refusal outcome, and the
+timings of every stage. Aggregated overall and per question type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import AssistantError
+from .followup import Turn
+from .lexical import tokenize
+from .models import Answer
+
+__all__ = [
+    "EvalQuestion",
+    "load_dataset",
+    "score_answer",
+    "aggregate",
+    "compare",
+    "check_thresholds",
+    "markdown_report",
+    "corpus_fingerprint",
+    "TYPES",
+]
+
+TYPES = ("factoid", "list", "who", "numeric", "why", "paraphrase", "multi-doc", "unanswerable", "follow-up")
+RETRIEVAL_K = 5
+# Metrics where higher is better (the gate checks these against their thresholds) ...
+HIGHER_IS_BETTER = (
+    "retrieval_recall_at_k",
+    "mrr",
+    "answer_correctness",
+    "citation_recall",
+    "citation_precision",
+    "citation_recall_gold",
+    "citation_precision_gold",
+    "refusal_accuracy",
+)
+# ... and where lower is better.
+LOWER_IS_BETTER = ("false_refusal_rate", "latency_total_p95_s")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    type: str
+    question: str
+    answer: str
+    must_include: tuple
+    sources: tuple[str, ...]
+    evidence: tuple[str, ...]
+    history: tuple[Turn, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "unanswerable"
+
+
+def load_dataset(path: Path) -> list[EvalQuestion]:
+    questions = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise AssistantError(f"cannot read eval dataset {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(
+                EvalQuestion(
+                    id=row["id"],
+                    type=row["type"],
+                    question=row["question"],
+                    answer=row["answer"],
+                    must_include=tuple(tuple(m) if isinstance(m, list) else m for m in row["must_include"]),
+                    sources=tuple(row["sources"]),
+                    evidence=tuple(row["evidence"]),
+                    history=tuple(Turn(t["question"], t.get("answer", "")) for t in row.get("history", [])),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AssistantError(f"{path} line {number}: not a valid eval question ({type(exc).__name__}: {exc})") from None
+        if questions[-1].type not in TYPES:
+            raise AssistantError(f"{path} line {number}: unknown type '{questions[-1].type}'")
+    if not questions:
+        raise AssistantError(f"eval dataset {path} has no questions")
+    return questions
+
+
+def corpus_fingerprint(files: Iterable[Path], *extra: str) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    for item in extra:
+        digest.update(item.encode())
+    return digest.hexdigest()[:16]
+
+
+# -- scoring one answer ---------------------------------------------------------------------
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')).casefold()
+
+
+def _includes(answer: str, fact) -> bool:
+    options = fact if isinstance(fact, tuple) else (fact,)
+    return any(_norm(option) in _norm(answer) for option in options)
+
+
+def _has_evidence(passage_text: str, evidence: Iterable[str]) -> bool:
+    text = _norm(passage_text)
+    return any(_norm(e) in text for e in evidence)
+
+
+def _overlap(sentence: str, evidence_text: str) -> float:
+    terms = set(tokenize(sentence))
+    if not terms:
+        return 0.0
+    return len(terms & set(tokenize(evidence_text))) / len(terms)
+
+
+def score_answer(q: EvalQuestion, answer: Answer, retrieved: list[str], support: Callable[[str, str], float], threshold: float) -> dict:
+    """Metrics for one answer. ``retrieved`` are the texts of the top passages a search for
+    the (standalone) question returns; ``support(sentence, passage_text)`` is the verifier's
+    support score, so the verifier-judged figures use exactly what the assistant uses."""
+    row: dict = {
+        "id": q.id,
+        "type": q.type,
+        "question": q.question,
+        "standalone_question": answer.standalone_question or q.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+        "repairs": answer.repairs.as_json(),
+        "cited_sources": sorted({c.passage.source for c in answer.citations}),
+    }
+    if q.answerable:
+        found = [i for i, text in enumerate(retrieved, start=1) if _has_evidence(text, q.evidence)]
+        covered = [e for e in q.evidence if any(_norm(e) in _norm(t) for t in retrieved)]
+        row["retrieval_recall_at_k"] = len(covered) / len(q.evidence)
+        row["mrr"] = 1.0 / found[0] if found else 0.0
+        row["correct"] = (not answer.refused) and all(_includes(answer.text, f) for f in q.must_include)
+        row["missing"] = [f if isinstance(f, str) else list(f) for f in q.must_include if not _includes(answer.text, f)]
+        row["false_refusal"] = answer.refused
+    else:
+        row["correct"] = answer.refused
+        row["refusal_correct"] = answer.refused
+    row.update(_citation_metrics(q, answer, support, threshold))
+    return row
+
+
+def _citation_metrics(q: EvalQuestion, answer: Answer, support, threshold: float) -> dict:
+    """ALCE citation recall/precision over the answer's factual sentences."""
+    by_n = {c.n: c.passage.text for c in answer.citations}
+    sentences = [s for s in answer.sentences if s.factual]
+    if answer.refused or not sentences:
+        return {}
+    recall_v = recall_g = 0
+    cites = precise_v = precise_g = 0
+    for s in sentences:
+        texts = [by_n[n] for n in s.citations if n in by_n]
+        alone = [support(s.text, t) >= threshold for t in texts]
+        together = support(s.text, "\n".join(texts)) >= threshold if texts else False
+        recall_v += bool(texts) and together
+        gold = [t for t in texts if _has_evidence(t, q.evidence)]
+        gold_evidence = " ".join(e for e in q.evidence if any(_norm(e) in _norm(t) for t in gold))
+        gold_ok = bool(gold) and _overlap(s.text, gold_evidence) >= 0.5
+        recall_g += gold_ok
+        for t, ok in zip(texts, alone):
+            cites += 1
+            # ALCE: a citation is imprecise when its passage alone does not support the
+            # sentence while the other citations do.
+            others = [u for u in texts if u is not t]
+            rest_ok = bool(others) and support(s.text, "\n".join(others)) >= threshold
+            precise_v += ok or not rest_ok
+            precise_g += _has_evidence(t, q.evidence) or (not q.answerable)
+    out = {
+        "citation_recall": recall_v / len(sentences),
+        "citation_recall_gold": recall_g / len(sentences) if q.answerable else None,
+        "citations": cites,
+    }
+    if cites:
+        out["citation_precision"] = precise_v / cites
+        out["citation_precision_gold"] = precise_g / cites if q.answerable else None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+# -- aggregation ---------------------------------------------------------------------------
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 3)
+
+
+def aggregate(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["type"] != "unanswerable"]
+    unanswerable = [r for r in rows if r["type"] == "unanswerable"]
+    metrics = {
+        "questions": len(rows),
+        "retrieval_recall_at_k": _mean([r["retrieval_recall_at_k"] for r in answerable]),
+        "mrr": _mean([r["mrr"] for r in answerable]),
+        "answer_correctness": _mean([float(r["correct"]) for r in answerable]),
+        "citation_recall": _mean([r["citation_recall"] for r in rows if "citation_recall" in r]),
+        "citation_precision": _mean([r["citation_precision"] for r in rows if "citation_precision" in r]),
+        "citation_recall_gold": _mean([r["citation_recall_gold"] for r in rows if "citation_recall_gold" in r]),
+        "citation_precision_gold": _mean([r["citation_precision_gold"] for r in rows if "citation_precision_gold" in r]),
+        "refusal_accuracy": _mean([float(r["refusal_correct"]) for r in unanswerable]),
+        "false_refusal_rate": _mean([float(r["false_refusal"]) for r in answerable]),
+        "citations_moved": sum(r["repairs"]["moved"] for r in rows),
+        "citations_added": sum(r["repairs"]["added"] for r in rows),
+        "citations_dropped": sum(r["repairs"]["dropped"] for r in rows),
+        "sentences_removed": sum(r["repairs"]["unsupported_sentences"] for r in rows),
+    }
+    for stage in ("retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s"):
+        values = [r["timings"][stage] for r in rows if stage in r["timings"]]
+        metrics[f"latency_{stage[:-2]}_p50_s"] = _percentile(values, 50)
+        metrics[f"latency_{stage[:-2]}_p95_s"] = _percentile(values, 95)
+    return {k: v for k, v in metrics.items() if v is not None}
+
+
+def by_type(rows: list[dict]) -> dict:
+    return {t: aggregate([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)}
+
+
+# -- gate, baseline, repeat --------------------------------------------------------------------
+def check_thresholds(metrics: dict, thresholds: dict) -> list[str]:
+    """Lines naming each metric that misses its threshold (empty when the gate passes)."""
+    failures = []
+    for name, limit in thresholds.items():
+        if name.startswith("_"):
+            continue
+        value = metrics.get(name)
+        if value is None:
+            failures.append(f"{name}: not measured (threshold {limit})")
+        elif name in LOWER_IS_BETTER and value > limit:
+            failures.append(f"{name}: {value} is above its threshold {limit}")
+        elif name not in LOWER_IS_BETTER and value < limit:
+            failures.append(f"{name}: {value} is under its threshold {limit}")
+    return failures
+
+
+def _outcome(row: dict) -> tuple:
+    return (row["correct"], row["refused"], round(row.get("citation_precision_gold", 1.0), 2))
+
+
+def compare(rows: list[dict], metrics: dict, baseline: dict) -> dict:
+    """What got worse against a baseline report: per-question outcomes and metric deltas."""
+    before = {r["id"]: r for r in baseline.get("questions", [])}
+    worse = []
+    for row in rows:
+        old = before.get(row["id"])
+        if old is None:
+            continue
+        if (old["correct"] and not row["correct"]) or (
+            row.get("citation_precision_gold", 1) < old.get("citation_precision_gold", 1) - 1e-9
+        ):
+            worse.append({"id": row["id"], "type": row["type"], "before": old["answer"], "now": row["answer"]})
+    deltas = {
+        name: round(metrics[name] - baseline["metrics"][name], 4)
+        for name in metrics
+        if isinstance(metrics.get(name), (int, float)) and isinstance(baseline.get("metrics", {}).get(name), (int, float))
+    }
+    return {"worse": worse, "deltas": deltas}
+
+
+def unstable(runs: list[list[dict]]) -> list[dict]:
+    """Questions whose outcome (correct, refused, answer text) changes between runs."""
+    flagged = []
+    for rows in zip(*runs):
+        outcomes = {(r["correct"], r["refused"], r["answer"]) for r in rows}
+        if len(outcomes) > 1:
+            flagged.append({"id": rows[0]["id"], "answers": sorted({r["answer"] for r in rows})})
+    return flagged
+
+
+# -- reports ---------------------------------------------------------------------------------
+_TABLE = [
+    ("retrieval_recall_at_k", f"retrieval recall@{RETRIEVAL_K}"),
+    ("mrr", "MRR"),
+    ("answer_correctness", "answer correctness"),
+    ("citation_recall", "citation recall (verifier)"),
+    ("citation_precision", "citation precision (verifier)"),
+    ("citation_recall_gold", "citation recall (gold evidence)"),
+    ("citation_precision_gold", "citation precision (gold evidence)"),
+    ("refusal_accuracy", "refusal accuracy"),
+    ("false_refusal_rate", "false refusals"),
+    ("latency_total_p50_s", "latency p50 (s)"),
+    ("latency_total_p95_s", "latency p95 (s)"),
+]
+
+
+def table_rows(metrics: dict) -> list[tuple[str, str]]:
+    return [(label, _fmt(metrics.get(key))) for key, label in _TABLE]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_report(report: dict) -> str:
+    m = report["metrics"]
+    lines = [
+        f"# Eval: provider `{report['provider']}` ({report['model']})",
+        "",
+        f"{m['questions']} questions from `{report['dataset']}`, settings `{report['settings_fingerprint']}`, "
+        f"corpus `{report['corpus_fingerprint']}`.",
+        "",
+        "| metric | value | threshold |",
+        "|---|---|---|",
+    ]
+    thresholds = report.get("thresholds", {})
+    for key, label in _TABLE:
+        lines.append(f"| {label} | {_fmt(m.get(key))} | {_fmt(thresholds.get(key))} |")
+    lines += ["", "| type | n | correct | recall@k | cit. precision (gold) | refusal acc. | false refusals |", "|---|---|---|---|---|---|---|"]
+    for t, tm in report["by_type"].items():
+        lines.append(
+            f"| {t} | {tm['questions']} | {_fmt(tm.get('answer_correctness'))} | {_fmt(tm.get('retrieval_recall_at_k'))} | "
+            f"{_fmt(tm.get('citation_precision_gold'))} | {_fmt(tm.get('refusal_accuracy'))} | {_fmt(tm.get('false_refusal_rate'))} |"
+        )
+    if report.get("gate_failures"):
+        lines += ["", "**Gate failed:**", *[f"- {f}" for f in report["gate_failures"]]]
+    else:
+        lines += ["", "Gate passed."]
+    failures = [q for q in report["questions"] if not q["correct"]]
+    if failures:
+        lines += ["", "<details><summary>Failed questions</summary>", ""]
+        for q in failures:
+            lines.append(f"- `{q['id']}` ({q['type']}): {q['question']} -> {q['answer']}")
+        lines += ["", "</details>"]
+    if report.get("comparison", {}).get("worse"):
+        lines += ["", "Got worse against the baseline:", *[f"- `{w['id']}`: {w['now']}" for w in report["comparison"]["worse"]]]
+    if report.get("unstable"):
+        lines += ["", "Outcome changed between repeats:", *[f"- `{u['id']}`" for u in report["unstable"]]]
+    return "\n".join(lines) + "\n"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# -- running ---------------------------------------------------------------------------------
+EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+DEFAULT_DATASET = EVALS_DIR / "golden.jsonl"
+SAMPLE_ARTICLE = EVALS_DIR.parent / "articles" / "alibaba-pla-white-house-memo.txt"
+
+
+def corpus_files(dataset: Path) -> list[Path]:
+    """The eval corpus: ``corpus/`` beside the dataset, plus the bundled sample article."""
+    files = sorted((Path(dataset).parent / "corpus").glob("*.txt"))
+    if SAMPLE_ARTICLE.exists():
+        files.append(SAMPLE_ARTICLE)
+    if not files:
+        raise AssistantError(f"no eval corpus next to {dataset} (expected a corpus/ folder)")
+    return files
+
+
+def eval_settings(settings, files: list[Path]):
+    """Settings pointing at the eval's own index, keyed by corpus and index-shaping settings:
+    reused while they are unchanged, never the user's index."""
+    shaping = settings.model_dump_json(
+        include={"embedding", "openai_embedding_model", "chunk_target_tokens", "chunk_max_tokens", "chunk_min_tokens", "chunk_overlap_tokens"}
+    )
+    key = corpus_fingerprint(files, shaping)
+    return settings.model_copy(update={"index_dir": settings.cache_dir / "eval-index" / key, "chroma_host": None}), key
+
+
+def run_eval(settings, dataset: Path = DEFAULT_DATASET, provider: str | None = None, repeat: int = 1, progress=None) -> dict:
+    """Run every question ``repeat`` times and build the report (without gate or baseline)."""
+    from .citations import SupportScorer
+    from .ingest import ingest
+    from .models import Passage
+    from .service import open_answerer
+
+    questions = load_dataset(dataset)
+    files = corpus_files(dataset)
+    esettings, corpus_key = eval_settings(settings, files)
+    ingest(files, esettings)
+    answerer = open_answerer(esettings, provider)
+    searcher = answerer.searcher
+
+    def support(sentence: str, text: str) -> float:
+        scorer = SupportScorer([Passage("eval", "eval", 0, text, 0, len(text), "", "", "", "")], searcher.embed)
+        scores = scorer.score_all([sentence])
+        return float(scores.max()) if scores.size else 0.0
+
+    runs: list[list[dict]] = []
+    for _ in range(repeat):
+        rows = []
+        for q in questions:
+            answer = answerer.ask(q.question, history=q.history)
+            retrieved = [h.passage.text for h in searcher.search(answer.standalone_question or q.question, RETRIEVAL_K)]
+            rows.append(score_answer(q, answer, retrieved, support, esettings.support_threshold))
+            if progress:
+                progress(rows[-1])
+        runs.append(rows)
+    rows = runs[0]
+    return {
+        "provider": answerer.provider.name,
+        "model": answerer.provider.model,
+        "dataset": str(dataset),
+        "settings_fingerprint": esettings.fingerprint(),
+        "corpus_fingerprint": corpus_key,
+        "repeat": repeat,
+        "metrics": aggregate(rows),
+        "by_type": by_type(rows),
+        "questions": rows,
+        "unstable": unstable(runs) if repeat > 1 else [],
+    }
+
+
+def thresholds_for(provider: str, folder: Path = EVALS_DIR / "thresholds") -> tuple[dict, Path]:
+    path = folder / f"{provider}.json"
+    try:
+        return json.loads(path.read_text()), path
+    except OSError:
+        return {}, path
+    except ValueError as exc:
+        raise AssistantError(f"thresholds file {path} is not valid JSON: {exc}") from None
