@@ -1,0 +1,125 @@
+"""The eval machinery: scoring, aggregation, gate, baseline, repeats, and its own index."""
+
+import json
+
+import pytest
+
+from assistant import evals
+from assistant.errors import AssistantError
+from assistant.followup import Turn
+from assistant.models import Answer, AnswerSentence, Citation, Passage, Repairs
+
+from .conftest import SAMPLE, write
+
+EVIDENCE = "Alibaba rejected the White House’s claims in a statement to FT."
+
+
+def passage(text, source="a.txt"):
+    return Passage("c-" + str(abs(hash(text)) % 1000), "a", 0, text, 0, len(text), "T", source, "/a", "h")
+
+
+def answer(text, sentences, citations, refused=False):
+    return Answer("q", text, tuple(sentences), tuple(citations), refused, (), "p", "m", {"total_s": 1.0, "retrieve_s": 0.1}, Repairs())
+
+
+def question(kind="factoid", must=(("rejected", "denied"),), evidence=(EVIDENCE,)):
+    return evals.EvalQuestion("q1", kind, "What did Alibaba deny?", "ref", must, ("a.txt",) if evidence else (), evidence)
+
+
+def lexical_support(sentence, text):
+    return evals._overlap(sentence, text)
+
+
+def test_correct_cited_answer_scores_full_marks():
+    good = passage("Alibaba’s Response\n" + EVIDENCE)
+    a = answer(
+        "Alibaba rejected the White House’s claims [1].",
+        [AnswerSentence("Alibaba rejected the White House’s claims.", (1,))],
+        [Citation(1, good, EVIDENCE, 0, 10, 0.9)],
+    )
+    row = evals.score_answer(question(), a, [good.text, "other"], lexical_support, 0.5)
+    assert row["correct"] and row["retrieval_recall_at_k"] == 1.0 and row["mrr"] == 1.0
+    assert row["citation_recall"] == row["citation_precision"] == 1.0
+    assert row["citation_recall_gold"] == row["citation_precision_gold"] == 1.0
+
+
+def test_wrong_chunk_citation_and_missing_fact_are_caught():
+    wrong = passage("Lawmakers urged the SEC to delist 25 Chinese companies.")
+    a = answer(
+        "Alibaba rejected the claims [1].",
+        [AnswerSentence("Alibaba rejected the claims.", (1,))],
+        [Citation(1, wrong, "x", 0, 1, 0.6)],
+    )
+    row = evals.score_answer(question(must=("White House",)), a, ["unrelated", wrong.text], lexical_support, 0.5)
+    assert not row["correct"] and row["missing"] == ["White House"]
+    assert row["retrieval_recall_at_k"] == 0.0 and row["mrr"] == 0.0
+    assert row["citation_precision_gold"] == 0.0 and row["citation_recall_gold"] == 0.0
+    assert row["citation_recall"] == 0.0  # the verifier-judged score also sees no support
+
+
+def test_refusals_and_false_refusals():
+    refused = answer("The articles do not say.", [AnswerSentence("The articles do not say.", (), False)], [], refused=True)
+    unanswerable = evals.score_answer(question("unanswerable", (), ()), refused, [], lexical_support, 0.5)
+    assert unanswerable["correct"] and unanswerable["refusal_correct"]
+    answerable = evals.score_answer(question(), refused, [EVIDENCE], lexical_support, 0.5)
+    assert answerable["false_refusal"] and not answerable["correct"]
+    metrics = evals.aggregate([unanswerable, answerable])
+    assert metrics["refusal_accuracy"] == 1.0 and metrics["false_refusal_rate"] == 1.0 and metrics["answer_correctness"] == 0.0
+
+
+def test_precision_alce_rule_extra_citation_is_imprecise():
+    good, extra = passage(EVIDENCE), passage("The weather was sunny in Hangzhou.")
+    a = answer(
+        "Alibaba rejected the White House’s claims [1][2].",
+        [AnswerSentence("Alibaba rejected the White House’s claims.", (1, 2))],
+        [Citation(1, good, EVIDENCE, 0, 1, 0.9), Citation(2, extra, "x", 0, 1, 0.1)],
+    )
+    row = evals.score_answer(question(), a, [good.text], lexical_support, 0.5)
+    assert row["citation_recall"] == 1.0 and row["citation_precision"] == 0.5 and row["citation_precision_gold"] == 0.5
+
+
+def test_gate_baseline_and_repeats():
+    metrics = {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "latency_total_p95_s": 3.0}
+    assert evals.check_thresholds(metrics, {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "_note": "x"}) == []
+    failures = evals.check_thresholds(metrics, {"answer_correctness": 0.85, "false_refusal_rate": 0.05, "mrr": 0.5})
+    assert [f.split(":")[0] for f in failures] == ["answer_correctness", "false_refusal_rate", "mrr"]
+    rows = [{"id": "a", "type": "factoid", "correct": False, "refused": False, "answer": "now"}]
+    baseline = {"metrics": {"answer_correctness": 0.9}, "questions": [{"id": "a", "correct": True, "answer": "before"}]}
+    diff = evals.compare(rows, {"answer_correctness": 0.8}, baseline)
+    assert diff["worse"][0]["id"] == "a" and diff["deltas"] == {"answer_correctness": -0.1}
+    same = {"id": "a", "correct": True, "refused": False, "answer": "x"}
+    assert evals.unstable([[same], [dict(same)]]) == []
+    assert evals.unstable([[same], [dict(same, answer="y")]])[0]["id"] == "a"
+
+
+def test_dataset_errors_are_one_line(tmp_path):
+    bad = write(tmp_path / "d.jsonl", '{"id": "x"}\n')
+    with pytest.raises(AssistantError, match="line 1"):
+        evals.load_dataset(bad)
+    wrong_type = write(tmp_path / "t.jsonl", json.dumps({"id": "x", "type": "riddle", "question": "q", "answer": "a", "must_include": [], "sources": [], "evidence": []}))
+    with pytest.raises(AssistantError, match="unknown type"):
+        evals.load_dataset(wrong_type)
+
+
+def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
+    data = tmp_path / "ev"
+    write(data / "corpus" / "port.txt", "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n")
+    rows = [
+        {"id": "a", "type": "numeric", "question": "How many ships were delayed?", "answer": "120", "must_include": ["120"], "sources": ["port.txt"], "evidence": ["Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."]},
+        {"id": "b", "type": "follow-up", "question": "Did it comment on that?", "answer": "It declined.", "must_include": ["declined"], "sources": [SAMPLE.name], "evidence": ["However, the company declined to comment on whether it has ever maintained a relationship with the PLA."], "history": [{"question": "What did Alibaba deny?", "answer": "The claims."}]},
+        {"id": "c", "type": "unanswerable", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
+    ]
+    write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
+    report = evals.run_eval(settings, data / "golden.jsonl", "extractive", repeat=2)
+    assert not settings.index_dir.exists()  # the user's index is never touched
+    folders = list((settings.cache_dir / "eval-index").iterdir())
+    assert len(folders) == 1 and folders[0].name == report["corpus_fingerprint"]
+    assert report["questions"][1]["standalone_question"].startswith("Did Alibaba comment")
+    assert report["questions"][0]["correct"] and report["questions"][2]["correct"]
+    assert report["unstable"] == []  # extractive is deterministic
+    assert set(report["metrics"]) >= {"retrieval_recall_at_k", "mrr", "answer_correctness", "citation_recall", "citation_precision", "refusal_accuracy", "false_refusal_rate", "latency_total_p95_s"}
+    again = evals.run_eval(settings, data / "golden.jsonl", "extractive")
+    assert again["corpus_fingerprint"] == report["corpus_fingerprint"]
+    assert len(list((settings.cache_dir / "eval-index").iterdir())) == 1
+    md = evals.markdown_report({**report, "thresholds": {}, "gate_failures": []})
+    assert "| answer correctness |" in md and "Gate passed." in md
