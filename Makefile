@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chat test ingest bench clean-index
+.PHONY: install chat test ingest bench clean-index eval-extractive eval-local eval-openai
 
 install: $(STAMP)
 
@@ -22,8 +22,14 @@ ingest: install
 chat: ingest
 	$(BIN)/assistant chat
 
+# All tests, then the eval gate with the extractive provider (fast, deterministic) and the
+# default local LLM; each writes a JSON and a Markdown report under evals/reports/.
 test: install
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory eval-extractive eval-local
+
+eval-%: install
+	$(BIN)/assistant eval --provider $* --json-out evals/reports/$*.json --markdown-out evals/reports/$*.md
 
 bench: install
 	$(BIN)/python bench/ingest_search.py
