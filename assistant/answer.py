@@ -50,6 +50,23 @@ class Done:
 AnswerEvent = Union[Rewritten, Retrieved, Piece, Done]
 
 
+def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[SearchHit, ...]:
+    """The best ``k`` hits, at most ``per_article`` from one article while others qualify, so
+    a question spanning two articles gets both into the model's few passages."""
+    chosen: list[SearchHit] = []
+    counts: dict[str, int] = {}
+    for hit in hits:
+        if len(chosen) < k and counts.get(hit.passage.article_id, 0) < per_article:
+            chosen.append(hit)
+            counts[hit.passage.article_id] = counts.get(hit.passage.article_id, 0) + 1
+    for hit in hits:  # fewer articles than slots: fill up in rank order
+        if len(chosen) >= k:
+            break
+        if hit not in chosen:
+            chosen.append(hit)
+    return tuple(sorted(chosen[:k], key=hits.index))
+
+
 class Answerer:
     def __init__(self, searcher: Searcher, provider: Provider, settings: Settings):
         self.searcher = searcher
@@ -82,7 +99,7 @@ class Answerer:
 
     def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
-        hits = tuple(self.searcher.search(question, k or self.settings.answer_k, where))
+        hits = _diverse(self.searcher.search(question, 2 * (k or self.settings.answer_k), where), k or self.settings.answer_k)
         retrieved = time.perf_counter()
         yield Retrieved(hits)
         timings = {"retrieve_s": retrieved - started}
@@ -100,7 +117,7 @@ class Answerer:
             yield Piece(piece)
         generated = time.perf_counter()
         raw = "".join(pieces)
-        verified = verify(raw, passages, self._embed, self.settings.support_threshold)
+        verified = verify(raw, passages, self._embed, self.settings.support_threshold, question=question)
         timings.update(
             first_token_s=(first_piece or generated) - started,
             generate_s=generated - retrieved,

@@ -55,6 +55,17 @@ def is_refusal(text: str) -> bool:
 
 
 # -- parsing ----------------------------------------------------------------------------
+# Markers written out in words: "according to passage 1", "(passage 2)", "in passages 1 and 3".
+_WORDED_MARKER = re.compile(
+    r"[,;]?\s*\(?\b(?:according to|as stated in|as per|see|in|from)?\s*(?:the\s+)?passages?\s+(\d{1,3}(?:\s*(?:,|and)\s*\d{1,3})*)\)?",
+    re.IGNORECASE,
+)
+
+
+def _worded_to_brackets(text: str) -> str:
+    return _WORDED_MARKER.sub(lambda m: " [" + re.sub(r"\s*(?:,|and)\s*", ",", m.group(1)) + "]", text)
+
+
 def _marker_numbers(body: str) -> list[int]:
     numbers: list[int] = []
     for part in re.split(r"\s*(?:[,;]|and)\s*", body):
@@ -80,7 +91,7 @@ def parse_answer(raw: str) -> list[ParsedSentence]:
     text = _SOURCES_SECTION.sub("", raw.strip())  # a trailing "Sources:" list restates markers
     out: list[ParsedSentence] = []
     pending: list[int] = []
-    for line in text.split("\n"):
+    for line in _worded_to_brackets(text).split("\n"):
         line = re.sub(r"\s+", " ", _BULLET.sub("", line)).strip()
         # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
         line = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), line, flags=re.IGNORECASE)
@@ -176,18 +187,22 @@ class SupportScorer:
                     )
             row += len(units)
 
-    def score_all(self, sentences: list[str]) -> np.ndarray:
-        """[sentence, window] support scores in 0..1."""
+    def score_all(self, sentences: list[str], question: str = "") -> np.ndarray:
+        """[sentence, window] support scores in 0..1. Words the sentence merely repeats from
+        the question count half: the sentence's own information is what needs support."""
         if not self.windows or not sentences:
             return np.zeros((len(sentences), len(self.windows)))
         q = self.embed(sentences)
         cos = q @ np.stack([w.vector for w in self.windows]).T
         scores = np.zeros_like(cos)
+        given = _content_terms(question)
         for s, sentence in enumerate(sentences):
             terms = _content_terms(sentence)
-            numbers = _numbers(sentence)
+            numbers = _numbers(sentence) - _numbers(question)
+            weight = {t: 0.5 if t in given else 1.0 for t in terms}
+            total = sum(weight.values())
             for w, window in enumerate(self.windows):
-                recall = len(terms & window.terms) / len(terms) if terms else 0.0
+                recall = sum(v for t, v in weight.items() if t in window.terms) / total if total else 0.0
                 # A longer window holds more words by chance: prefer the tightest quote.
                 score = 0.5 * max(float(cos[s, w]), 0.0) + 0.5 * recall - 0.03 * (window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
@@ -211,6 +226,11 @@ class Verified:
     citations: tuple[Citation, ...]
     repairs: Repairs
     refused: bool
+
+
+def _is_pure_refusal(sentence: str) -> bool:
+    """"The articles do not say." and its short variants: nothing else in them to check."""
+    return is_refusal(sentence) and not _numbers(sentence) and len(sentence.split()) <= 7
 
 
 def _is_meta(sentence: str) -> bool:
@@ -241,17 +261,23 @@ def verify(
     embed: Callable[[list[str]], np.ndarray],
     threshold: float = 0.5,
     margin: float = 0.2,
+    question: str = "",
 ) -> Verified:
     """Check and repair every citation of ``raw`` against the numbered ``passages`` (1-based)."""
     parsed = parse_answer(raw)
     scorer = SupportScorer(passages, embed)
-    scores = scorer.score_all([p.text for p in parsed])
+    scores = scorer.score_all([p.text for p in parsed], question)
     kept = moved = added = dropped = unsupported = 0
     display: dict[int, int] = {}  # passage index -> number shown
     quotes: dict[int, tuple[float, object]] = {}
     sentences: list[AnswerSentence] = []
     rendered: list[str] = []
     for s, sentence in enumerate(parsed):
+        if _is_pure_refusal(sentence.text):
+            dropped += len(sentence.markers)
+            sentences.append(AnswerSentence(sentence.text, (), factual=False))
+            rendered.append(sentence.text)
+            continue
         per_passage = [scorer.best_window(scores[s], i) for i in range(len(passages))]
         top = max((score for score, _ in per_passage), default=0.0)
         # A passage backs the sentence if it clears the threshold and is not far behind the

@@ -141,6 +141,7 @@ def score_answer(q: EvalQuestion, answer: Answer, retrieved: list[str], support:
         "question": q.question,
         "standalone_question": answer.standalone_question or q.question,
         "answer": answer.text,
+        "raw_answer": answer.raw_text,
         "refused": answer.refused,
         "timings": {k: round(v, 3) for k, v in answer.timings.items()},
         "repairs": answer.repairs.as_json(),

@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from ..retrieval import Searcher
 
 _BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)])\s+")
+# Questions that can only be answered by a number, or by a date: a sentence without one
+# cannot be the answer, however close its topic.
+_WANTS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|large|big|long|far|old|high|low)|by how much|what (?:percentage|percent|share|proportion|"
+    r"price|amount|number|sum|fee|fine|cost|salary|wage|rate|figure|total))\b",
+    re.IGNORECASE,
+)
+_WANTS_DATE = re.compile(r"\b(?:when|(?:what|which|on what) (?:date|day|year|month))\b", re.IGNORECASE)
+_HAS_DATE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (?:week|month|year)|(?:19|20)\d\d)\b"
+)
 
 
 class ExtractiveProvider(Provider):
@@ -41,6 +53,10 @@ class ExtractiveProvider(Provider):
 
     def compose(self, question: str, passages: list[Passage]) -> str:
         units = [u for i, p in enumerate(passages) for u in _statements(support_units(p, i))]
+        if _WANTS_NUMBER.search(question):
+            units = [u for u in units if re.search(r"\d", u.text)]
+        elif _WANTS_DATE.search(question):
+            units = [u for u in units if _HAS_DATE.search(u.text)]
         if not units:
             return REFUSAL_TEXT
         vectors = self._embed([question] + [_BULLET.sub("", u.text) for u in units])
