@@ -194,6 +194,7 @@ class SupportScorer:
             return np.zeros((len(sentences), len(self.windows)))
         q = self.embed(sentences)
         cos = q @ np.stack([w.vector for w in self.windows]).T
+        self._cos, self._sentences, self._question = cos, sentences, question
         scores = np.zeros_like(cos)
         given = _content_terms(question)
         for s, sentence in enumerate(sentences):
@@ -209,6 +210,42 @@ class SupportScorer:
                     score = 0.0
                 scores[s, w] = score
         return scores
+
+    def pair_support(self, s: int, row: np.ndarray, candidates: int = 3) -> tuple[float, int, int] | None:
+        """The best two passages that together support sentence ``s`` (a comparison across
+        two articles is in neither alone): recall and numbers over the union of their best
+        windows, similarity of the closer one. Returns (score, passage i, passage j)."""
+        sentence = self._sentences[s]
+        given = _content_terms(self._question)
+        terms = _content_terms(sentence)
+        numbers = _numbers(sentence) - _numbers(self._question)
+        weight = {t: 0.5 if t in given else 1.0 for t in terms}
+        total = sum(weight.values())
+        if not total:
+            return None
+        # The most relevant windows of each passage, by similarity and recall alone.
+        tops: dict[int, list[int]] = {}
+        for w in np.argsort(-self._cos[s]):
+            window = self.windows[w]
+            picks = tops.setdefault(window.passage_index, [])
+            if len(picks) < candidates:
+                picks.append(int(w))
+        best = None
+        passages = sorted(tops)
+        for x, i in enumerate(passages):
+            for j in passages[x + 1 :]:
+                for wi in tops[i]:
+                    for wj in tops[j]:
+                        a, b = self.windows[wi], self.windows[wj]
+                        if numbers - (a.numbers | b.numbers):
+                            continue
+                        union = a.terms | b.terms
+                        recall = sum(v for t, v in weight.items() if t in union) / total
+                        score = 0.5 * max(float(self._cos[s, wi]), float(self._cos[s, wj]), 0.0) + 0.5 * recall
+                        score -= 0.03 * (a.size + b.size - 2)
+                        if best is None or score > best[0]:
+                            best = (score, i, j)
+        return best
 
     def best_window(self, row: np.ndarray, passage_index: int) -> tuple[float, _Window | None]:
         best, found = -1.0, None
@@ -294,6 +331,12 @@ def verify(
                 moved += 1
             else:
                 dropped += 1
+        if not chosen and best is None and len(passages) > 1:
+            pair = scorer.pair_support(s, scores[s])
+            if pair and pair[0] >= threshold:  # supported only by two passages together: cite both
+                chosen = [pair[1], pair[2]]
+                right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
+                kept, dropped, added = kept + right, dropped - right, added + 2 - right
         if not chosen:
             if best is None:
                 if _is_meta(sentence.text):

@@ -27,8 +27,14 @@ _QUESTION_WORDS = {
     "she", "his", "her", "this", "that", "these", "those", "tell", "say", "said", "any", "also", "then",
 }  # fmt: skip
 _ENTITY = re.compile(r"[A-Z][\w’'&.-]*(?:\s+(?:of|the|and|for|de)\s+[A-Z][\w’'&.-]*|\s+[A-Z][\w’'&.-]*)*")
-_SUBJECT = re.compile(r"\b(it|they|he|she)\b", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"\b(its|their|his|her)\b", re.IGNORECASE)
+_THING = re.compile(r"\b(it|they|them)\b", re.IGNORECASE)
+_THINGS_OF = re.compile(r"\b(its|their)\b", re.IGNORECASE)
+_PERSON = re.compile(r"\b(he|she|him)\b", re.IGNORECASE)
+_PERSONS_OF = re.compile(r"\b(his|her)\b", re.IGNORECASE)
+_ORGANISATION_WORDS = re.compile(
+    r"\b(?:Inc|Corp|Ltd|Group|Company|Motors|Health|Cement|Chemicals|Therapeutics|Photonics|United|Council|Authority|"
+    r"Committee|Commission|House|Department|Agency|Cloud|Bank|Airlines?)\b"
+)
 _DEPENDENT = re.compile(
     r"\b(it|its|they|them|their|he|she|him|his|her|this|that|these|those|the (?:company|firm|group|agency|"
     r"report|memo|deal|second|first|other|latter|former)|there)\b|^(?:and|what about|how about|also|but)\b",
@@ -40,8 +46,8 @@ def needs_rewrite(question: str, history: list[Turn]) -> bool:
     return bool(history) and bool(_DEPENDENT.search(question.strip()))
 
 
-def main_entity(text: str) -> str | None:
-    """The first name-like phrase of ``text`` that is not just a question word."""
+def _entities(text: str) -> list[str]:
+    found = []
     for match in _ENTITY.finditer(text):
         words = match.group(0).split()
         while words and words[0].lower() in _QUESTION_WORDS:
@@ -49,7 +55,21 @@ def main_entity(text: str) -> str | None:
         while words and words[-1].lower() in _QUESTION_WORDS:
             words.pop()
         if words:
-            return " ".join(words).rstrip(".’'")
+            found.append(re.sub(r"(?:’s|'s)$", "", " ".join(words).rstrip(".’'")))
+    return found
+
+
+def main_entity(text: str) -> str | None:
+    """The first name-like phrase of ``text`` that is not just a question word."""
+    found = _entities(text)
+    return found[0] if found else None
+
+
+def _person(text: str) -> str | None:
+    """A name that looks like a person's: two or more capitalised words, not an organisation."""
+    for entity in _entities(text):
+        if len(entity.split()) >= 2 and not _ORGANISATION_WORDS.search(entity):
+            return entity
     return None
 
 
@@ -59,10 +79,14 @@ def rewrite_by_rules(question: str, history: list[Turn]) -> str:
         return question
     last = history[-1]
     entity = main_entity(last.question) or main_entity(last.answer)
-    if not entity:
-        return question
-    rewritten = _POSSESSIVE.sub(f"{entity}’s", question)
-    rewritten = _SUBJECT.sub(entity, rewritten)
+    person = _person(last.question) or _person(last.answer)
+    rewritten = question
+    if entity:
+        rewritten = _THINGS_OF.sub(f"{entity}’s", rewritten)
+        rewritten = _THING.sub(entity, rewritten)
+    if person:
+        rewritten = _PERSONS_OF.sub(f"{person}’s", rewritten)
+        rewritten = _PERSON.sub(person, rewritten)
     if rewritten == question:  # an ellipsis ("And the second one?"): carry the last question along
         rewritten = f"{question.rstrip('?')} ({last.question.rstrip('?')})?"
     return rewritten

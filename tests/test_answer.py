@@ -165,3 +165,29 @@ def test_ask_json_contract(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: provider 'openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server such as Ollama, vLLM or llama.cpp)"
     ]
+
+
+def test_comparison_across_two_articles_cites_both(embeddings):
+    from assistant.citations import verify
+    from assistant.models import Passage
+
+    texts = [
+        "Cloud outage in Singapore\nThe outage at the data centre lasted seven hours and 40 minutes on Tuesday.",
+        "Plant fire contained\nFirefighters contained the chemical plant fire about 14 hours after it broke out.",
+    ]
+    passages = [Passage(f"c{i}", f"a{i}", 0, t, 0, len(t), t.split("\n")[0], f"s{i}.txt", f"/s{i}", "h") for i, t in enumerate(texts)]
+    raw = "The outage lasted seven hours and 40 minutes, while firefighters needed 14 hours to contain the fire."
+    verified = verify(raw, passages, embeddings.embed_array, question="Which lasted longer, the outage or the fire?")
+    assert not verified.refused
+    assert [c.passage.chunk_id for c in verified.citations] == ["c0", "c1"]
+    assert verified.text.endswith("[1][2].")
+
+
+def test_follow_up_pronouns_take_the_right_entity():
+    from assistant.followup import Turn, rewrite_by_rules
+
+    expert = [Turn("Which outside expert questioned Corvane's vaccine data?", "Dr. Samuel Okoye, a specialist.")]
+    assert rewrite_by_rules("What was his objection?", expert) == "What was Dr. Samuel Okoye’s objection?"
+    company = [Turn("What did Corvane's trial show?", "It cut cases by 71%.")]
+    assert rewrite_by_rules("Did it publish its data?", company) == "Did Corvane publish Corvane’s data?"
+    assert rewrite_by_rules("Who is John Moolenaar?", company) == "Who is John Moolenaar?"  # stands alone already
