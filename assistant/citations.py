@@ -32,6 +32,8 @@ _MARKER = re.compile(
 )
 _SOURCES_SECTION = re.compile(r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Sentences that join two facts (a comparison, a contrast): only these may be backed by two passages together.
+_COMPARISON = re.compile(r"\b(?:while|whereas|but|than|compared|both|respectively|however|and then)\b|;", re.IGNORECASE)
 # What is left of marker-like text once markers are taken out ("[[3]25]" -> "[25]"): never shown.
 _MARKER_RESIDUE = re.compile(r"\[[^\[\]]{0,40}?\d[^\[\]]{0,40}?\]|\[\s*\]")
 _SOURCES_LINE = re.compile(r"^\s*(?:sources?|references?|citations?)\s*:?[\s,;.]*$", re.IGNORECASE)
@@ -211,7 +213,7 @@ class SupportScorer:
                 scores[s, w] = score
         return scores
 
-    def pair_support(self, s: int, row: np.ndarray, candidates: int = 3) -> tuple[float, int, int] | None:
+    def pair_support(self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0) -> tuple[float, int, int] | None:
         """The best two passages that together support sentence ``s`` (a comparison across
         two articles is in neither alone): recall and numbers over the union of their best
         windows, similarity of the closer one. Returns (score, passage i, passage j)."""
@@ -223,10 +225,15 @@ class SupportScorer:
         total = sum(weight.values())
         if not total:
             return None
-        # The most relevant windows of each passage, by similarity and recall alone.
+        # The most relevant windows of each passage; each must hold part of the claim alone.
         tops: dict[int, list[int]] = {}
         for w in np.argsort(-self._cos[s]):
             window = self.windows[w]
+            alone = 0.5 * max(float(self._cos[s, w]), 0.0) + 0.5 * (
+                sum(v for t, v in weight.items() if t in window.terms) / total
+            )
+            if alone < floor:
+                continue
             picks = tops.setdefault(window.passage_index, [])
             if len(picks) < candidates:
                 picks.append(int(w))
@@ -331,9 +338,9 @@ def verify(
                 moved += 1
             else:
                 dropped += 1
-        if not chosen and best is None and len(passages) > 1:
-            pair = scorer.pair_support(s, scores[s])
-            if pair and pair[0] >= threshold:  # supported only by two passages together: cite both
+        if not chosen and best is None and len(passages) > 1 and _COMPARISON.search(sentence.text):
+            pair = scorer.pair_support(s, scores[s], floor=0.3)
+            if pair and pair[0] >= threshold + 0.05:  # supported only by two passages together: cite both
                 chosen = [pair[1], pair[2]]
                 right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
                 kept, dropped, added = kept + right, dropped - right, added + 2 - right
