@@ -28,8 +28,17 @@ test: install
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory eval-extractive eval-local
 
-eval-%: install
-	$(BIN)/assistant eval --provider $* --json-out evals/reports/$*.json --markdown-out evals/reports/$*.md
+# Explicit targets: make skips pattern rules for .PHONY targets.
+EVAL = $(BIN)/assistant eval --json-out evals/reports/$(1).json --markdown-out evals/reports/$(1).md --provider $(1)
+
+eval-extractive: install
+	$(call EVAL,extractive)
+
+eval-local: install
+	$(call EVAL,local)
+
+eval-openai: install
+	$(call EVAL,openai)
 
 bench: install
 	$(BIN)/python bench/ingest_search.py

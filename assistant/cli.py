@@ -144,16 +144,7 @@ def eval_command(ctx, dataset, provider, repeat, baseline, json_out, markdown_ou
 
 
 def hit_json(hit) -> dict:
-    p = hit.passage
-    return {
-        "text": p.text,
-        "source": p.source,
-        "title": p.title,
-        "chunk_id": p.chunk_id,
-        "start": p.start,
-        "end": p.end,
-        "score": round(hit.score, 6),
-    }
+    return {**hit.passage.as_json(), "score": round(hit.score, 6)}
 
 
 @main.group(cls=_Group)

@@ -56,6 +56,17 @@ class Passage:
     author: str | None = None
     tokens: int = 0
 
+    def as_json(self) -> dict:
+        """The fields scripts see for a passage (search results and citations)."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+        }
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -116,17 +127,7 @@ class Citation:
     support: float
 
     def as_json(self) -> dict:
-        p = self.passage
-        return {
-            "n": self.n,
-            "source": p.source,
-            "title": p.title,
-            "chunk_id": p.chunk_id,
-            "text": p.text,
-            "quote": self.quote,
-            "start": p.start,
-            "end": p.end,
-        }
+        return {"n": self.n, **self.passage.as_json(), "quote": self.quote}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """The store on a real Chroma server (`chroma run`) started by the test on 127.0.0.1."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ from assistant.ingest import ingest
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, write
+from .conftest import SAMPLE, free_port, write
 
 pytestmark = pytest.mark.slow
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def chroma_server(tmp_path_factory):
     if not chroma.exists():
         chroma = Path(shutil.which("chroma") or "chroma")
     data = tmp_path_factory.mktemp("chroma-data")
-    port = _free_port()
+    port = free_port()
     log = open(data / "server.log", "w")
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
@@ -101,6 +95,6 @@ def test_ingest_search_and_reingest_against_server(tmp_path, chroma_server, embe
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):
-    settings = server_settings(tmp_path, _free_port())
+    settings = server_settings(tmp_path, free_port())
     with pytest.raises(StoreUnavailable, match="chroma run"):
         PassageStore.open(settings, "x")

@@ -2,7 +2,6 @@
 OpenAI-compatible llama.cpp server on 127.0.0.1 serving the same model, started here."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from assistant.providers import make_provider
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, free_port
 
 pytestmark = pytest.mark.slow
 DENIAL = "Alibaba rejected the White House’s claims"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(index):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.providers.serve", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -91,7 +85,7 @@ def test_openai_provider_streams_from_a_real_server(index, server):
 
 def test_openai_provider_connection_error_is_one_line(index):
     settings, searcher = index
-    nowhere = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{_free_port()}/v1", "request_timeout_s": 5})
+    nowhere = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1", "request_timeout_s": 5})
     answerer = Answerer(searcher, make_provider(nowhere, searcher, "openai"), nowhere)
     with pytest.raises(ProviderError, match="cannot connect") as caught:
         answerer.ask("What did Alibaba deny?")
