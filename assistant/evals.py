@@ -380,7 +380,9 @@ def eval_settings(settings, files: list[Path]):
     shaping = settings.model_dump_json(
         include={"embedding", "openai_embedding_model", "chunk_target_tokens", "chunk_max_tokens", "chunk_min_tokens", "chunk_overlap_tokens"}
     )
-    key = corpus_fingerprint(files, shaping)
+    # The files' locations are part of the key: an article's identity is its path, so the
+    # same corpus in another checkout must not add second copies to this index.
+    key = corpus_fingerprint(files, shaping, *sorted(str(f.resolve()) for f in files))
     return settings.model_copy(update={"index_dir": settings.cache_dir / "eval-index" / key, "chroma_host": None}), key
 
 

@@ -123,3 +123,13 @@ def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
     assert len(list((settings.cache_dir / "eval-index").iterdir())) == 1
     md = evals.markdown_report({**report, "thresholds": {}, "gate_failures": []})
     assert "| answer correctness |" in md and "Gate passed." in md
+
+
+def test_eval_index_is_per_checkout(tmp_path, settings):
+    """The same corpus at another path gets its own eval index, never second copies."""
+    first = write(tmp_path / "one" / "corpus" / "a.txt", "Title\nSome text about ports.")
+    second = write(tmp_path / "two" / "corpus" / "a.txt", "Title\nSome text about ports.")
+    _, key_one = evals.eval_settings(settings, [first])
+    _, key_two = evals.eval_settings(settings, [second])
+    assert key_one != key_two
+    assert evals.eval_settings(settings, [first])[1] == key_one
