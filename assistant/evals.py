@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -352,10 +351,6 @@ def markdown_report(report: dict) -> str:
     if report.get("unstable"):
         lines += ["", "Outcome changed between repeats:", *[f"- `{u['id']}`" for u in report["unstable"]]]
     return "\n".join(lines) + "\n"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 # -- running ---------------------------------------------------------------------------------

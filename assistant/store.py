@@ -313,10 +313,11 @@ class PassageStore:
 
     def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Passage, float]]:
         """Nearest passages by cosine similarity (higher is closer)."""
-        if self.count() == 0:
+        total = self.count()  # one round trip, not two: this is on every query
+        if total == 0:
             return []
         results = self._langchain_vectorstore().similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(k, self.count()), filter=where
+            vector, k=min(k, total), filter=where
         )
         return [(passage_from_record(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
 

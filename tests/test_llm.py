@@ -1,7 +1,6 @@
 """The real models: the local provider in-process, and the openai provider against a real
 OpenAI-compatible llama.cpp server on 127.0.0.1 serving the same model, started here."""
 
-import os
 import subprocess
 import sys
 import time
