@@ -16,7 +16,8 @@ import numpy as np
 
 from .citations import REFUSAL_TEXT, verify
 from .config import Settings
-from .followup import Turn, rewrite_by_rules
+from .errors import QuestionError
+from .followup import Rewriter, Turn, make_rewriter
 from .models import Answer, AnswerSentence, SearchHit
 from .providers import Provider
 from .retrieval import Searcher
@@ -67,11 +68,25 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
     return tuple(sorted(chosen[:k], key=hits.index))
 
 
+def check_question(question: str, max_chars: int) -> str:
+    """The question, stripped; a :class:`QuestionError` if there is nothing to ask or far
+    too much (a pasted article is not a question)."""
+    question = question.strip()
+    if not question:
+        raise QuestionError("empty question: type a question about the articles")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"question too long ({len(question):,} characters; the limit is {max_chars:,}): ask about one thing at a time"
+        )
+    return question
+
+
 class Answerer:
-    def __init__(self, searcher: Searcher, provider: Provider, settings: Settings):
+    def __init__(self, searcher: Searcher, provider: Provider, settings: Settings, rewriter: Rewriter | None = None):
         self.searcher = searcher
         self.provider = provider
         self.settings = settings
+        self.rewrite = rewriter or make_rewriter(settings, provider)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
@@ -89,7 +104,8 @@ class Answerer:
     ) -> Iterator[AnswerEvent]:
         """Events for one question; ``history`` holds the earlier turns of a conversation,
         used to make a follow-up question stand alone before retrieval."""
-        standalone = rewrite_by_rules(question, list(history))
+        question = check_question(question, self.settings.max_question_chars)
+        standalone = self.rewrite(question, history) if history else question
         if standalone != question:
             yield Rewritten(standalone)
         for event in self._answer(standalone, k, where):

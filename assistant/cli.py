@@ -170,22 +170,18 @@ def stats(ctx, index_dir, as_json) -> None:
 
 @main.command()
 @index_option
-@click.option("--k", type=click.IntRange(1, 20), default=3, show_default=True, help="Passages per question.")
+@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answers.")
+@click.option("--k", type=click.IntRange(1, 20), help="Passages given to the provider per question (default 3).")
+@click.option("--json", "as_json", is_flag=True, help="Read questions line by line; print one JSON line per answer.")
 @click.pass_context
-def chat(ctx, index_dir, k) -> None:
-    """Interactive session. Until answering lands it shows the passages that match each
-    question; Ctrl-D or /quit exits."""
-    from .service import open_searcher
-    from .ui import print_hits
+def chat(ctx, index_dir, provider, k, as_json) -> None:
+    """Talk with the articles: follow-up questions, streamed cited answers, /source N to
+    read a citation's passage (/help lists the commands). Reads one question per line
+    when stdin is not a terminal."""
+    from .chat_terminal import open_chat_session, run_interactive, run_piped
 
-    searcher = open_searcher(_settings(ctx, index_dir=index_dir))
-    click.echo("Ask about the ingested articles (passages shown; answers come with the answering stage). /quit exits.")
-    while True:
-        try:
-            line = input("> ").strip()
-        except EOFError:
-            return
-        if line in {"/quit", "/exit"}:
-            return
-        if line:
-            print_hits(line, searcher.search(line, k))
+    settings = _settings(ctx, index_dir=index_dir, provider=provider)
+    opener = lambda: open_chat_session(settings, k)  # noqa: E731
+    if sys.stdin.isatty() and not as_json:
+        sys.exit(run_interactive(settings, opener))
+    sys.exit(run_piped(opener, sys.stdin, as_json))

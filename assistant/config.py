@@ -85,6 +85,23 @@ class Settings(BaseModel):
         0.4, ge=0, le=1, description="Least question-to-sentence relevance for the extractive provider to answer."
     )
     prompts_dir: Path | None = Field(None, description="Folder of prompt templates (default: the repo's prompts/).")
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longest question accepted, in characters (a longer one is refused with a message)."
+    )
+    followup_rewrite: Literal["auto", "rules", "llm"] = Field(
+        "auto",
+        description="How a follow-up question is made to stand alone: 'rules' (pronouns -> the previous turn's "
+        "names), 'llm' (the provider, with prompts/rewrite_*.txt, falling back to rules), 'auto' (llm for "
+        "model providers, rules for extractive).",
+    )
+    chat_history_tokens: int = Field(
+        400, ge=0, description="Most recent conversation given to the follow-up rewrite, in cl100k tokens."
+    )
+    chat_history_file: Path = Field(
+        Path.home() / ".local" / "state" / "assistant" / "chat_history",
+        description="Where `assistant chat` keeps the lines typed (up-arrow history across sessions).",
+    )
+
 
     openai_api_key: SecretStr | None = Field(None, description="API key for OpenAI or a compatible server.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")

@@ -19,6 +19,7 @@ __all__ = [
     "ResourceError",
     "ProviderError",
     "ProviderUnavailable",
+    "QuestionError",
 ]
 
 
@@ -82,3 +83,7 @@ class ProviderError(AssistantError):
 
 class ProviderUnavailable(ProviderError):
     """The chosen provider cannot run here (model not installed, no key configured)."""
+
+
+class QuestionError(AssistantError):
+    """The question cannot be asked as typed (empty, far too long)."""

@@ -2,16 +2,38 @@
 whether it ever worked with the PLA?") into one that stands alone ("Did Alibaba say
 whether Alibaba ever worked with the PLA?") before retrieval.
 
-Rule-based by default (pronouns and ellipses take the main entity of the previous turn),
-which is deterministic and instant; an LLM provider can rewrite with ``prompts/rewrite.txt``.
+Two ways, chosen by the ``followup_rewrite`` setting: rules (pronouns and ellipses take
+the main entity of the previous turn; deterministic and instant, used with the extractive
+provider) or the provider's model with ``prompts/rewrite_*.txt``, given the most recent
+turns bounded by tokens. A model's rewrite that does not look like a question falls back
+to the rules. Only questions that lean on the conversation are rewritten at all.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
 
-__all__ = ["Turn", "needs_rewrite", "rewrite_by_rules", "main_entity"]
+if TYPE_CHECKING:
+    from .config import Settings
+    from .prompts import PromptSet
+    from .providers import Provider
+
+__all__ = [
+    "Turn",
+    "Rewriter",
+    "needs_rewrite",
+    "rewrite_by_rules",
+    "main_entity",
+    "bounded_history",
+    "render_history",
+    "LLMRewriter",
+    "make_rewriter",
+]
+
+# (question, earlier turns) -> the question standing alone
+Rewriter = Callable[[str, Sequence["Turn"]], str]
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,7 @@ def _person(text: str) -> str | None:
     return None
 
 
-def rewrite_by_rules(question: str, history: list[Turn]) -> str:
+def rewrite_by_rules(question: str, history: Sequence[Turn]) -> str:
     """Put the previous turn's main entity where the question points back at it."""
     if not needs_rewrite(question, history):
         return question
@@ -90,3 +112,104 @@ def rewrite_by_rules(question: str, history: list[Turn]) -> str:
     if rewritten == question:  # an ellipsis ("And the second one?"): carry the last question along
         rewritten = f"{question.rstrip('?')} ({last.question.rstrip('?')})?"
     return rewritten
+
+
+def bounded_history(history: Sequence[Turn], max_tokens: int) -> list[Turn]:
+    """The most recent turns whose questions and answers fit in ``max_tokens`` (cl100k).
+    The last turn is always kept, its answer cut to fit, since a follow-up leans on it."""
+    from .tokens import count_tokens, encoding
+
+    kept: list[Turn] = []
+    budget = max_tokens
+    for turn in reversed(history):
+        cost = count_tokens(turn.question) + count_tokens(turn.answer) + 8  # + the "User:/Assistant:" framing
+        if cost > budget:
+            if not kept:  # the previous turn alone is too long: keep its question, cut its answer
+                room = max(0, budget - count_tokens(turn.question) - 8)
+                answer = encoding().decode(encoding().encode_ordinary(turn.answer)[:room])
+                kept.append(Turn(turn.question, answer))
+            break
+        kept.append(turn)
+        budget -= cost
+    return list(reversed(kept))
+
+
+def render_history(history: Sequence[Turn]) -> str:
+    return "\n".join(f"User: {t.question}\nAssistant: {t.answer or '(no answer)'}" for t in history)
+
+
+_LABEL = re.compile(r"^(?:rewritten(?: question)?|standalone(?: question)?|question)\s*:\s*", re.IGNORECASE)
+
+
+def _clean_rewrite(text: str, question: str) -> str | None:
+    """The model's rewrite, or None when it is not a usable question (an answer, a
+    refusal, an essay)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    candidate = _LABEL.sub("", lines[0]).strip().strip('"“”').strip()
+    if not candidate or len(candidate) > 2 * len(question) + 120:
+        return None
+    if question.rstrip().endswith("?") and not candidate.endswith("?"):
+        return None
+    return candidate
+
+
+_WORD = re.compile(r"[^\W_]+")
+_GLUE = _QUESTION_WORDS | {
+    "now", "about", "with", "regarding", "during", "by", "from", "as", "not", "no", "after", "before", "into",
+    "over", "than", "there", "here", "ever", "s", "one", "ones", "company", "firm", "group",
+}  # fmt: skip
+
+
+def _stems(text: str) -> set[str]:
+    stems = set()
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        for suffix in ("ing", "ed", "es", "s"):
+            if len(word) > len(suffix) + 3 and word.endswith(suffix):
+                word = word[: -len(suffix)]
+                break
+        stems.add(word)
+    return stems
+
+
+def _faithful(candidate: str, question: str, history: Sequence[Turn]) -> bool:
+    """A rewrite keeps every content word of the question and brings in only words the
+    conversation holds: a small model sometimes rephrases ("say whether" -> "deny") or
+    invents a name ("Mayor X"), and either would retrieve for another question."""
+    asked = _stems(question) - _GLUE
+    written = _stems(candidate)
+    context = _stems(" ".join(f"{t.question} {t.answer}" for t in history))
+    return asked <= written and not (written - asked - context - _GLUE - _stems(question))
+
+
+class LLMRewriter:
+    """Rewrites follow-ups with the provider's chat model; the rules are the fallback."""
+
+    def __init__(self, provider: "Provider", prompts: "PromptSet", max_history_tokens: int):
+        self.provider = provider
+        self.prompts = prompts
+        self.max_history_tokens = max_history_tokens
+
+    def __call__(self, question: str, history: Sequence[Turn]) -> str:
+        if not needs_rewrite(question, list(history)):
+            return question
+        turns = bounded_history(history, self.max_history_tokens)
+        messages = self.prompts.rewrite_messages(question, render_history(turns))
+        reply = "".join(self.provider.stream_messages(messages))
+        candidate = _clean_rewrite(reply, question)
+        if candidate and _faithful(candidate, question, turns):
+            return candidate
+        return rewrite_by_rules(question, list(history))
+
+
+def make_rewriter(settings: "Settings", provider: "Provider") -> Rewriter:
+    """The follow-up rewrite the settings ask for, for this provider."""
+    from .providers import ChatProvider
+
+    use_llm = settings.followup_rewrite == "llm" or (
+        settings.followup_rewrite == "auto" and isinstance(provider, ChatProvider)
+    )
+    if use_llm and isinstance(provider, ChatProvider):
+        return LLMRewriter(provider, provider.prompts, settings.chat_history_tokens)
+    return rewrite_by_rules

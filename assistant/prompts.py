@@ -18,6 +18,8 @@ _EXPECTED = {
     "answer_system.txt": set(),
     "answer_user.txt": {"passages", "question"},
     "passage.txt": {"n", "title", "text"},
+    "rewrite_system.txt": set(),
+    "rewrite_user.txt": {"history", "question"},
 }
 # Things in article text that could pass for our delimiters or for citation markers.
 _DELIMITER = re.compile(r"</?\s*passage", re.IGNORECASE)
@@ -57,6 +59,14 @@ class PromptSet:
         return [
             {"role": "system", "content": self.templates["answer_system.txt"]},
             {"role": "user", "content": self.templates["answer_user.txt"].format(passages=blocks, question=question)},
+        ]
+
+    def rewrite_messages(self, question: str, history: str) -> list[dict[str, str]]:
+        """Messages asking a model to make a follow-up ``question`` stand alone, given the
+        conversation so far (already rendered and bounded by tokens)."""
+        return [
+            {"role": "system", "content": self.templates["rewrite_system.txt"]},
+            {"role": "user", "content": self.templates["rewrite_user.txt"].format(history=history, question=question)},
         ]
 
 

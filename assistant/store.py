@@ -67,6 +67,11 @@ class SearchFilter:
         return lexical.mask(set(self.sources) or None, self.published_from, self.published_to)
 
 
+def index_marker_exists(index_dir: Path) -> bool:
+    """Whether ``index_dir`` looks like an index (cheap: no Chroma import)."""
+    return (index_dir / _MARKER).is_file()
+
+
 def published_day(published: str | None) -> int:
     """'2024-11-05' -> 20241105; 0 when unknown."""
     if not published:
@@ -283,6 +288,15 @@ class PassageStore:
             cid: passage_from_record(cid, doc, meta)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
         }
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        """Every stored passage of one article, in reading order."""
+        found = [
+            passage_from_record(cid, doc, meta)
+            for batch in self._pages(["documents", "metadatas"], where={"article_id": article_id})
+            for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])
+        ]
+        return sorted(found, key=lambda p: p.start)
 
     @property
     def lexical(self) -> LexicalIndex:

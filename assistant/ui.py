@@ -108,30 +108,43 @@ def _strip_markers(text: str) -> str:
 
 def show_answer_stream(events) -> Answer:
     """Stream the provider's text while it is written (on a terminal), then replace it with
-    the verified answer and its citations. Off a terminal only the verified answer prints."""
-    from .answer import Done, Piece, Retrieved
+    the verified answer and its citations. Off a terminal only the verified answer prints.
+    A follow-up's standalone rewrite shows as a dim line first. If the caller is
+    interrupted (Ctrl-C), the streamed text vanishes and the events are closed, which
+    stops the provider: a half answer is never left on screen as if it were complete."""
+    from contextlib import closing
+
+    from .answer import Done, Piece, Retrieved, Rewritten
 
     out = _console()
     answer = None
-    if not out.is_terminal:
-        for event in events:
-            if isinstance(event, Done):
-                answer = event.answer
-        print_answer(answer)
-        return answer
-    from rich.live import Live
-    from rich.text import Text
+    with closing(events):
+        if not out.is_terminal:
+            for event in events:
+                if isinstance(event, Rewritten):
+                    out.print(f"↳ {event.question}", markup=False, soft_wrap=True)
+                elif isinstance(event, Done):
+                    answer = event.answer
+            print_answer(answer)
+            return answer
+        from rich.live import Live
+        from rich.markup import escape
+        from rich.spinner import Spinner
+        from rich.text import Text
 
-    written = ""
-    with Live(Text("searching the articles...", style="dim"), console=out, transient=True, refresh_per_second=12) as live:
-        for event in events:
-            if isinstance(event, Retrieved):
-                live.update(Text(f"reading {len(event.hits)} passages...", style="dim"))
-            elif isinstance(event, Piece):
-                written += event.text
-                live.update(Text(_strip_markers(written), style="dim"))
-            elif isinstance(event, Done):
-                answer = event.answer
+        written = ""
+        status = Spinner("dots", text=Text("searching the articles...", style="dim"), style="dim")
+        with Live(status, console=out, transient=True, refresh_per_second=12) as live:
+            for event in events:
+                if isinstance(event, Rewritten):
+                    live.console.print(f"[dim]↳ {escape(event.question)}[/]", soft_wrap=True)
+                elif isinstance(event, Retrieved):
+                    status.update(text=Text(f"reading {len(event.hits)} passages...", style="dim"))
+                elif isinstance(event, Piece):
+                    written += event.text
+                    live.update(Text(_strip_markers(written), style="dim"))
+                elif isinstance(event, Done):
+                    answer = event.answer
     print_answer(answer)
     return answer
 
@@ -216,3 +229,114 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
         return False
     out.print(f"gate passed ({path.name if thresholds else 'no thresholds file: nothing gated'})")
     return True
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+
+def print_json(data: dict) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_blank() -> None:
+    _console().print()
+
+
+def is_colour_terminal() -> bool:
+    out = _console()
+    return out.is_terminal and out.color_system is not None
+
+
+def status(text: str):
+    """A spinner with ``text`` on a terminal (a context manager); nothing elsewhere."""
+    from contextlib import nullcontext
+
+    out = _console()
+    return out.status(f"[dim]{text}[/]", spinner="dots") if out.is_terminal else nullcontext()
+
+
+def print_chat_help(commands: dict[str, tuple[str, str]]) -> None:
+    out = _console()
+    out.print("Type a question about the articles, or a command:")
+    for name, (argument, what) in commands.items():
+        out.print(f"  [bold]/{name}{' ' + argument if argument else ''}[/]".ljust(30) + f"[dim]{what}[/]")
+    out.print("[dim]Ctrl-C stops an answer being written; Ctrl-D leaves.[/]")
+
+
+def print_note(text: str) -> None:
+    from rich.markup import escape
+
+    _console().print(f"[dim]{escape(text)}[/]", soft_wrap=True)
+
+
+def print_error(text: str) -> None:
+    from rich.markup import escape
+
+    _console(err=True).print(f"[red]error:[/] {escape(text)}", soft_wrap=True)
+
+
+def print_sources(answer: Answer, cited: dict[str, int]) -> None:
+    """The passages the last answer read, in retrieval order, with their scores and the
+    citation number of those it cites."""
+    from rich.markup import escape
+
+    out = _console()
+    if not answer.passages:
+        out.print("The last answer read no passages (nothing in the index matched).")
+        return
+    out.print(f"[dim]Passages read for: {escape(answer.standalone_question or answer.question)}[/]", soft_wrap=True)
+    for rank, hit in enumerate(answer.passages, start=1):
+        p = hit.passage
+        label = f"[bold][{cited[p.chunk_id]}][/]" if p.chunk_id in cited else "[dim]not cited[/]"
+        out.print(
+            f"{rank}. {label} [cyan]{escape(p.title)}[/] [dim]{escape(p.source)} chars {p.start}–{p.end}; "
+            f"score {hit.score:.4f} (dense #{hit.dense_rank or '-'}, bm25 #{hit.lexical_rank or '-'})[/]",
+            soft_wrap=True,
+        )
+        snippet = " ".join(p.text.split())
+        out.print(f"   {escape(snippet[:200])}{'…' if len(snippet) > 200 else ''}", soft_wrap=True)
+
+
+def print_source(view) -> None:
+    """A :class:`~assistant.chat.SourceView`: the whole passage, its quoted span highlighted."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    out = _console()
+    p = view.passage
+    out.print(
+        f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)}, chars {p.start}–{p.end} "
+        f"of the article (passage {p.position + 1}, {p.chunk_id})[/]",
+        soft_wrap=True,
+    )
+    text = Text(p.text)
+    text.stylize("bold yellow", view.quote_start, view.quote_end)
+    out.print(text, soft_wrap=True)
+    if not out.is_terminal:  # no highlight off a terminal: say which span it is
+        out.print(f"quoted: “{p.text[view.quote_start:view.quote_end]}”", markup=False, soft_wrap=True)
+
+
+def print_article_view(view) -> None:
+    """An :class:`~assistant.chat.ArticleView`: the cited passage in full colour, the
+    article around it dimmed."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    out = _console()
+    p = view.passage
+    out.print(
+        f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)}, chars {view.start}–{view.end} "
+        f"of {view.article_length}[/]",
+        soft_wrap=True,
+    )
+    text = Text(view.text, style="dim")
+    text.stylize("not dim", p.start - view.start, p.end - view.start)
+    text.stylize("bold yellow", view.quote_start - view.start, view.quote_end - view.start)
+    if view.start > 0:
+        out.print("[dim]…[/]")
+    out.print(text, soft_wrap=True)
+    if view.end < view.article_length:
+        out.print("[dim]…[/]")

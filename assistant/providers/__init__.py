@@ -33,6 +33,9 @@ class Provider(ABC):
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
 
+    def warm_up(self) -> None:
+        """Get ready to answer quickly (load a model); by default there is nothing to do."""
+
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""
 

@@ -66,9 +66,22 @@ class LocalProvider(ChatProvider):
         self.context = settings.llm_context_tokens
         self.max_tokens = settings.max_answer_tokens
 
-    def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def warm_up(self) -> None:
+        """Load the model and run the answer prompt's fixed opening (the system message)
+        through it once: llama.cpp keeps that prefix cached, so the first real question
+        only has its passages and question left to read."""
+        for _ in self.stream_messages(self.prompts.messages("", []), max_tokens=1):
+            pass
+
+    def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
         engine = load_engine(self.model_path, self.threads, self.context)
-        request = {"messages": messages, "max_tokens": self.max_tokens, "temperature": 0.0, "stream": True}
+        request = {
+            "messages": messages,
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": 0.0,
+            "stream": True,
+            "cache_prompt": True,  # reuse the longest prefix shared with the previous request
+        }
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
 
