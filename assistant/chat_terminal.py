@@ -176,7 +176,7 @@ class _LineHistory:
 
 def _prompt(colour: bool) -> str:
     # \001 and \002 tell readline the colour codes take no room on the line
-    return "\001\033[1;36m\002›\001\033[0m\002 " if colour else "› "
+    return "\001\033[1;36m\002› \001\033[0m\002" if colour else "› "
 
 
 def run_interactive(settings: Settings, session_factory: Callable[[], ChatSession], stdin: TextIO = sys.stdin) -> int:
