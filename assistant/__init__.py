@@ -17,6 +17,11 @@ _EXPORTS = {
     "SearchHit": "models",
     "IngestReport": "models",
     "SkippedFile": "models",
+    "Citation": "models",
+    "Answer": "models",
+    "Answerer": "answer",
+    "ChatSession": "chat",
+    "Turn": "followup",
     "Settings": "config",
     "load_settings": "config",
     "load_file": "documents",
@@ -36,6 +41,8 @@ _EXPORTS = {
     "EmbeddingMismatch": "errors",
     "IndexNotFound": "errors",
     "StoreUnavailable": "errors",
+    "ProviderError": "errors",
+    "QuestionError": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -48,11 +55,23 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .answer import Answerer
+    from .chat import ChatSession
     from .chunking import ChunkSizes, chunk_article
     from .config import Settings, load_settings
     from .documents import discover, load_file
     from .embeddings import MiniLMEmbeddings, make_embeddings
-    from .errors import AssistantError, ConfigError, EmbeddingMismatch, IndexNotFound, LoaderError, StoreUnavailable
-    from .models import Article, IngestReport, Passage, SearchHit, SkippedFile
+    from .errors import (
+        AssistantError,
+        ConfigError,
+        EmbeddingMismatch,
+        IndexNotFound,
+        LoaderError,
+        ProviderError,
+        QuestionError,
+        StoreUnavailable,
+    )
+    from .followup import Turn
+    from .models import Answer, Article, Citation, IngestReport, Passage, SearchHit, SkippedFile
     from .retrieval import HybridRetriever, Searcher, make_filter
     from .store import PassageStore, SearchFilter

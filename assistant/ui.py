@@ -164,8 +164,8 @@ def print_answer(answer: Answer) -> None:
     out.print()
     for c in answer.citations:
         out.print(
-            f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(c.passage.source)} "
-            f"[{c.quote_start}:{c.quote_end}][/]",
+            f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(c.passage.source)}, "
+            f"chars {c.quote_start}–{c.quote_end}[/]",
             soft_wrap=True,
         )
         out.print(f"    [italic]“{escape(c.quote)}”[/]", soft_wrap=True)
