@@ -102,10 +102,16 @@ class Settings(BaseModel):
         description="Where `assistant chat` keeps the lines typed (up-arrow history across sessions).",
     )
 
-
     openai_api_key: SecretStr | None = Field(None, description="API key for OpenAI or a compatible server.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
     request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one request to a remote service.")
+    provider_max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries of a failed request to the answering server (HTTP 429/5xx, timeout, connection "
+        "error) before any text has arrived; never once the answer has started.",
+    )
 
     @property
     def uses_server(self) -> bool:
