@@ -79,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="Index sizes in passages (comma-separated).")
     parser.add_argument("--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs.")
+    parser.add_argument("--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server.")
     parser.add_argument("--providers", default="extractive,local,openai", help="Providers for answer latency.")
     parser.add_argument("--skip", default="", help="Parts to skip: startup, search, answer.")
     args = parser.parse_args()
@@ -95,6 +96,11 @@ def main() -> None:
             out = RESULTS / f"ingest_search_{size}.json"
             run_part("ingest_search.py", "--passages", size, "--out", str(out), *(["--langchain"] if size in langchain_sizes else []))
             suite["sizes"][size] = json.loads(out.read_text())
+        suite["server_sizes"] = {}
+        for size in filter(None, args.server_sizes.split(",")):
+            out = RESULTS / f"ingest_search_server_{size}.json"
+            run_part("ingest_search.py", "--passages", size, "--chroma-server", "--out", str(out))
+            suite["server_sizes"][size] = json.loads(out.read_text())
     if "answer" not in skip:
         out = RESULTS / "answer_latency.json"
         run_part("answer_latency.py", "--providers", args.providers, "--out", str(out))
@@ -119,11 +125,12 @@ def print_summary(suite: dict) -> None:
     if suite.get("sizes"):
         print("\n| passages | raw embed /s | ingest /s (ratio) | index MB | peak RSS MB | dense p50/p95/p99 ms | BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms |")
         print("|---|---|---|---|---|---|---|---|")
-        for size, r in suite["sizes"].items():
+        rows = [(r, "") for r in suite["sizes"].values()] + [(r, " (server)") for r in suite.get("server_sizes", {}).values()]
+        for r, where in rows:
             ms = r["search_ms"]
             trio = lambda k: f"{ms[k]['p50']} / {ms[k]['p95']} / {ms[k]['p99']}"  # noqa: E731
             print(
-                f"| {r['passages']:,} | {r['raw_embedder_passages_per_s']} | {r['ingest_passages_per_s']} "
+                f"| {r['passages']:,}{where} | {r['raw_embedder_passages_per_s']} | {r['ingest_passages_per_s']} "
                 f"({r['ingest_over_raw']:.0%}) | {r['index_size_mb']} | {r['peak_rss_mb']} | {trio('dense')} | "
                 f"{trio('bm25')} | {trio('hybrid')} |"
             )
