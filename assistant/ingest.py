@@ -5,6 +5,10 @@ re-embedded); a changed one has its old passages replaced; articles that vanishe
 file that was read again are removed, and with ``prune`` so are articles whose file is
 gone. Passage ids are derived from article id, content hash and position, so they are
 stable across runs.
+
+Writes go in batches of whole articles, so killing a run (SIGKILL included) loses only
+the batch in progress: the next run finds what is already stored and embeds the rest.
+One writer at a time: a second ingest into the same index is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .chunking import ChunkSizes, chunk_article
 from .config import Settings
@@ -22,7 +26,11 @@ from .errors import LoaderError
 from .models import Article, IngestReport, Passage, SkippedFile
 from .store import PassageStore
 
-__all__ = ["ingest", "IngestProgress", "embedding_text"]
+__all__ = ["ingest", "IngestProgress", "embedding_text", "BATCH_PASSAGES"]
+
+# Passages embedded, then written, together. A killed run loses at most the batch in
+# progress; each write also saves the lexical index, so much smaller costs throughput.
+BATCH_PASSAGES = 256
 
 
 @dataclass
@@ -64,6 +72,73 @@ def _load_all(paths: list[Path], report: IngestReport, progress: IngestProgress)
     return list(articles.values())
 
 
+@dataclass
+class _Work:
+    """One article's share of a run: passages to embed and write, ids to delete."""
+
+    article_id: str
+    n_passages: int
+    embed: list[Passage]
+    stale: list[str]
+
+
+def _plan(store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport):
+    """Decide what each article needs. Returns (ids to delete outright, per-article work)."""
+    loaded_paths = sorted({a.path for a in articles})
+    existing = store.articles(loaded_paths)
+    removals: list[str] = []
+    work: list[_Work] = []
+    for article in articles:
+        old = existing.get(article.article_id)
+        if old and old.complete and old.content_hash == article.content_hash:
+            report.unchanged += 1
+            continue
+        if old:
+            report.updated += 1
+        else:
+            report.added += 1
+        chunks = chunk_article(article, sizes)
+        wanted = {c.chunk_id for c in chunks}
+        stale = [c for c in old.chunk_ids if c not in wanted] if old else []
+        # Passages of this very version already stored (a run killed part way through
+        # an update, or between adding and deleting) are kept, not embedded again.
+        present = store.stored_passages(sorted(wanted & set(old.chunk_ids))) if old else {}
+        embed = []
+        for chunk in chunks:
+            kept = present.get(chunk.chunk_id)
+            same = kept and kept[1] == len(chunks) and (kept[0].text, kept[0].start, kept[0].end) == (
+                chunk.text,
+                chunk.start,
+                chunk.end,
+            )
+            if not same:
+                embed.append(chunk)
+        work.append(_Work(article.article_id, len(chunks), embed, stale))
+    # Articles that were in a file read again but are no longer in it.
+    seen = {a.article_id for a in articles}
+    gone = [r for r in existing.values() if r.article_id not in seen]
+    if prune:
+        gone += [r for r in store.articles().values() if r.path not in loaded_paths and not os.path.exists(r.path)]
+    for record in {r.article_id: r for r in gone}.values():
+        removals.extend(record.chunk_ids)
+        report.removed += 1
+    return removals, work
+
+
+def _batches(work: list[_Work], size: int) -> Iterator[list[_Work]]:
+    """Whole articles, about ``size`` passages to embed per batch."""
+    batch: list[_Work] = []
+    pending = 0
+    for item in work:
+        batch.append(item)
+        pending += len(item.embed)
+        if pending >= size:
+            yield batch
+            batch, pending = [], 0
+    if batch:
+        yield batch
+
+
 def ingest(
     paths: list[Path],
     settings: Settings,
@@ -72,55 +147,40 @@ def ingest(
     progress: IngestProgress | None = None,
     embeddings=None,
 ) -> IngestReport:
+    """Bring the index in step with ``paths``.
+
+    Work is written in batches of whole articles (about ``BATCH_PASSAGES`` passages
+    embedded per batch), each one a complete store write (Chroma, then the lexical side),
+    so a run killed at any point keeps every batch it finished and the next run embeds
+    only what is still missing."""
     progress = progress or IngestProgress()
     report = IngestReport()
     articles = _load_all(paths, report, progress)
     if not articles and not prune:
         return report
     embeddings = embeddings or make_embeddings(settings)
-    store = PassageStore.open(settings, getattr(embeddings, "model_id", model_id_for(settings)), create=True)
-    with store.write_lock():
-        loaded_paths = sorted({a.path for a in articles})
-        existing = store.articles(loaded_paths)
-        remove_ids: list[str] = []
-        fresh: list[Article] = []
-        for article in articles:
-            old = existing.get(article.article_id)
-            if old and old.complete and old.content_hash == article.content_hash:
-                report.unchanged += 1
-                continue
-            if old:
-                remove_ids.extend(old.chunk_ids)
-                report.updated += 1
-            else:
-                report.added += 1
-            fresh.append(article)
-        # Articles that were in a file read again but are no longer in it.
-        seen = {a.article_id for a in articles}
-        gone = [r for r in existing.values() if r.article_id not in seen]
-        if prune:
-            gone += [r for r in store.articles().values() if r.path not in loaded_paths and not os.path.exists(r.path)]
-        for record in {r.article_id: r for r in gone}.values():
-            remove_ids.extend(record.chunk_ids)
-            report.removed += 1
-
-        sizes = ChunkSizes(
-            settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
-        )
-        passages: list[Passage] = []
-        n_passages: dict[str, int] = {}
-        for article in fresh:
-            chunks = chunk_article(article, sizes)
-            n_passages[article.article_id] = len(chunks)
-            passages.extend(chunks)
-        report.chunks = len(passages)
-        if not remove_ids and not passages:
+    sizes = ChunkSizes(
+        settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
+    )
+    model_id = getattr(embeddings, "model_id", model_id_for(settings))
+    with PassageStore.open_for_writing(settings, model_id) as store:
+        removals, work = _plan(store, articles, prune, sizes, report)
+        report.chunks = sum(len(w.embed) for w in work)
+        # Deletions and clean-ups that need no embedding go first, in one write.
+        cleanup = removals + [c for w in work if not w.embed for c in w.stale]
+        if cleanup:
+            store.apply(cleanup, [], [], {})
+        work = [w for w in work if w.embed]
+        if not work:
             return report
-        progress.on_embed_start(len(passages))
-        texts = [embedding_text(p) for p in passages]
-        if hasattr(embeddings, "embed_array"):
-            vectors = embeddings.embed_array(texts, progress.on_embedded) if texts else []
-        else:
-            vectors = embeddings.embed_documents(texts, progress.on_embedded) if texts else []
-        store.apply(sorted(set(remove_ids)), passages, vectors, n_passages)
+        progress.on_embed_start(report.chunks)
+        for batch in _batches(work, BATCH_PASSAGES):
+            passages = [p for w in batch for p in w.embed]
+            texts = [embedding_text(p) for p in passages]
+            if hasattr(embeddings, "embed_array"):
+                vectors = embeddings.embed_array(texts, progress.on_embedded)
+            else:
+                vectors = embeddings.embed_documents(texts, progress.on_embedded)
+            stale = [c for w in batch for c in w.stale]
+            store.apply(stale, passages, vectors, {w.article_id: w.n_passages for w in batch})
     return report

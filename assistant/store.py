@@ -16,7 +16,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from .config import Settings
 from .errors import AssistantError, EmbeddingMismatch, IndexError_, IndexNotFound, StoreUnavailable
@@ -28,7 +28,38 @@ __all__ = ["PassageStore", "ArticleRecord", "SearchFilter", "published_day"]
 _MARKER = "assistant-index.json"
 _FORMAT = 1
 # Files that may sit in an index folder before anything was ingested (the repo's index/).
-_ALLOWED_IN_FRESH_FOLDER = {".gitignore", "README.md", ".lock"}
+_MARKER_TMP = _MARKER + ".tmp"
+_ALLOWED_IN_FRESH_FOLDER = {".gitignore", "README.md", ".lock", _MARKER_TMP}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _damaged(index_dir: Path, what: str) -> IndexError_:
+    return IndexError_(
+        f"{index_dir}/ is damaged ({what}): nothing was changed in it; move it aside or delete it, "
+        "then run `assistant ingest` again (or use another --index)"
+    )
+
+
+@contextmanager
+def _exclusive(lock_dir: Path) -> Iterator[None]:
+    """Hold ``lock_dir/.lock`` exclusively; if another process holds it, refuse at once.
+    The kernel drops the lock when its holder dies, however it dies."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AssistantError(
+                f"another ingest is writing to {lock_dir}/: wait for it to finish, then run this one again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,9 @@ class ArticleRecord:
     title: str
     chunk_ids: tuple[str, ...]
     complete: bool  # all of its passages are present with one content hash
+    # Content hashes whose passages are all present (an update killed between adding the
+    # new passages and deleting the old ones leaves two hashes, the new one complete).
+    complete_hashes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -148,37 +182,80 @@ class PassageStore:
     def open(cls, settings: Settings, model_id: str, *, create: bool = False) -> "PassageStore":
         if settings.uses_server:
             client = cls._server_client(settings)
-            safe = f"{settings.chroma_host}-{settings.chroma_port}-{settings.collection}".replace("/", "_")
-            lexical_dir = settings.cache_dir / "lexical" / safe
         else:
             client = cls._local_client(settings.index_dir, create)
-            lexical_dir = settings.index_dir / "lexical"
         collection = cls._collection_for(client, settings, model_id, create)
-        return cls(settings, client, collection, model_id, lexical_dir)
+        return cls(settings, client, collection, model_id, cls._lexical_dir_for(settings))
+
+    @classmethod
+    @contextmanager
+    def open_for_writing(cls, settings: Settings, model_id: str) -> Iterator["PassageStore"]:
+        """Open, creating the index if there is none, holding the write lock throughout:
+        one writer per index, a second one is refused. A foreign or damaged folder is
+        refused before anything (the lock file included) is written into it."""
+        if not settings.uses_server:
+            cls._check_local_folder(settings.index_dir, create=True)
+        with _exclusive(cls._lexical_dir_for(settings).parent):
+            yield cls.open(settings, model_id, create=True)
 
     @staticmethod
-    def _local_client(index_dir: Path, create: bool):
+    def _lexical_dir_for(settings: Settings) -> Path:
+        if settings.uses_server:
+            safe = f"{settings.chroma_host}-{settings.chroma_port}-{settings.collection}".replace("/", "_")
+            return settings.cache_dir / "lexical" / safe
+        return settings.index_dir / "lexical"
+
+    @staticmethod
+    def _check_local_folder(index_dir: Path, create: bool) -> bool:
+        """Refuse (without writing anything) a folder that is not ours or is damaged.
+        True when there is no index there yet and ``create`` allows making one."""
         marker = index_dir / _MARKER
+        if index_dir.exists() and not index_dir.is_dir():
+            raise IndexError_(f"{index_dir} is a file, not an index folder: choose a folder with --index")
         if not marker.exists():
-            if not create:
-                raise IndexNotFound(f"no index at {index_dir}/: run `assistant ingest articles/` first")
-            if index_dir.exists() and not index_dir.is_dir():
-                raise IndexError_(f"{index_dir} is a file, not an index folder")
             strangers = sorted(p.name for p in index_dir.glob("*") if p.name not in _ALLOWED_IN_FRESH_FOLDER)
             if strangers:
                 raise IndexError_(
                     f"{index_dir}/ is not an assistant index and is not empty ({', '.join(strangers[:3])}...): "
-                    "choose an empty or new folder with --index"
+                    + ("choose an empty or new folder with --index" if create else "point --index at an index folder")
                 )
-            index_dir.mkdir(parents=True, exist_ok=True)
-            marker.write_text(json.dumps({"format": _FORMAT, "kind": "assistant passage index"}) + "\n")
-        else:
+            if not create:
+                raise IndexNotFound(f"no index at {index_dir}/: run `assistant ingest articles/` first")
+            return True
+        try:
+            info = json.loads(marker.read_text())
+            if not isinstance(info, dict):
+                raise ValueError(info)
+        except (OSError, ValueError, UnicodeDecodeError):
+            raise _damaged(index_dir, f"{_MARKER} is unreadable") from None
+        if info.get("format") != _FORMAT:
+            raise IndexError_(
+                f"{index_dir}/ was written by an incompatible version (format {info.get('format')}): "
+                "ingest into a new --index"
+            )
+        chroma_dir = index_dir / "chroma"
+        if chroma_dir.exists():
+            database = chroma_dir / "chroma.sqlite3"
+            if not database.is_file():
+                raise _damaged(index_dir, "chroma/chroma.sqlite3 is missing")
             try:
-                info = json.loads(marker.read_text())
-            except (OSError, ValueError):
-                raise IndexError_(f"{marker} is unreadable: the index folder is damaged") from None
-            if info.get("format") != _FORMAT:
-                raise IndexError_(f"{index_dir}/ was written by an incompatible version (format {info.get('format')})")
+                with open(database, "rb") as handle:
+                    header = handle.read(16)
+            except OSError as exc:
+                raise _damaged(index_dir, f"chroma/chroma.sqlite3 is unreadable: {exc.strerror}") from None
+            if header and header != b"SQLite format 3\x00":
+                raise _damaged(index_dir, "chroma/chroma.sqlite3 is not a database")
+        elif not create:
+            raise IndexNotFound(f"no articles ingested yet in {index_dir}/: run `assistant ingest articles/`")
+        return False
+
+    @classmethod
+    def _local_client(cls, index_dir: Path, create: bool):
+        if cls._check_local_folder(index_dir, create):
+            index_dir.mkdir(parents=True, exist_ok=True)
+            tmp = index_dir / _MARKER_TMP  # written whole, then renamed: a kill never leaves half a marker
+            tmp.write_text(json.dumps({"format": _FORMAT, "kind": "assistant passage index"}) + "\n")
+            os.replace(tmp, index_dir / _MARKER)
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -187,7 +264,7 @@ class PassageStore:
                 path=str(index_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
             )
         except Exception as exc:  # chromadb raises many kinds for a damaged folder
-            raise IndexError_(f"cannot open the Chroma store in {index_dir}/: {exc}") from None
+            raise _damaged(index_dir, f"Chroma cannot open it: {_one_line(exc)}") from None
 
     @staticmethod
     def _server_client(settings: Settings):
@@ -213,17 +290,28 @@ class PassageStore:
         from chromadb.errors import NotFoundError
 
         try:
-            collection = client.get_collection(settings.collection)
-        except NotFoundError:
-            if not create:
-                where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.uses_server else f"{settings.index_dir}/"
-                raise IndexNotFound(f"no articles ingested yet in {where}: run `assistant ingest articles/`") from None
-            return client.create_collection(
-                settings.collection,
-                embedding_function=None,
-                metadata={"embedding_model": model_id, "revision": "empty"},
-                configuration={"hnsw": {"space": "cosine"}},
-            )
+            try:
+                collection = client.get_collection(settings.collection)
+            except NotFoundError:
+                if not create:
+                    where = (
+                        f"{settings.chroma_host}:{settings.chroma_port}" if settings.uses_server else f"{settings.index_dir}/"
+                    )
+                    raise IndexNotFound(f"no articles ingested yet in {where}: run `assistant ingest articles/`") from None
+                return client.create_collection(
+                    settings.collection,
+                    embedding_function=None,
+                    metadata={"embedding_model": model_id, "revision": "empty"},
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+        except AssistantError:
+            raise
+        except Exception as exc:
+            if settings.uses_server:
+                raise StoreUnavailable(
+                    f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} failed: {_one_line(exc)}"
+                ) from None
+            raise _damaged(settings.index_dir, f"Chroma cannot read it: {_one_line(exc)}") from None
         built_with = (collection.metadata or {}).get("embedding_model")
         if built_with is None:
             raise IndexError_(f"collection '{settings.collection}' was not made by this assistant (no embedding model recorded)")
@@ -269,6 +357,11 @@ class PassageStore:
             hashes = {m["content_hash"] for _, m in rows}
             expected = {int(m["n_passages"]) for _, m in rows}
             first = rows[0][1]
+            complete_hashes = set()
+            for content_hash in hashes:
+                mine = [m for _, m in rows if m["content_hash"] == content_hash]
+                if {int(m["n_passages"]) for m in mine} == {len(mine)}:
+                    complete_hashes.add(content_hash)
             records[article_id] = ArticleRecord(
                 article_id=article_id,
                 content_hash=first["content_hash"],
@@ -277,6 +370,7 @@ class PassageStore:
                 title=first["title"],
                 chunk_ids=tuple(sorted(c for c, _ in rows)),
                 complete=len(hashes) == 1 and expected == {len(rows)},
+                complete_hashes=frozenset(complete_hashes),
             )
         return records
 
@@ -298,6 +392,16 @@ class PassageStore:
         ]
         return sorted(found, key=lambda p: p.start)
 
+    def stored_passages(self, chunk_ids: list[str]) -> dict[str, tuple[Passage, int]]:
+        """Stored passages with the passage count their article had when they were written."""
+        if not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        return {
+            cid: (passage_from_record(cid, doc, meta), int(meta["n_passages"]))
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        }
+
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
@@ -308,6 +412,7 @@ class PassageStore:
         return self._lexical
 
     def _rebuild_lexical(self) -> LexicalIndex:
+        revision = self.revision  # read before the passages: a later write then shows as a mismatch
         lexical = LexicalIndex()
         for batch in self._pages(["documents", "metadatas"]):
             lexical.add(
@@ -316,7 +421,7 @@ class PassageStore:
                 [m["source"] for m in batch["metadatas"]],
                 [int(m.get("published_day", 0)) for m in batch["metadatas"]],
             )
-        self._save_lexical(lexical, self.revision)
+        self._save_lexical(lexical, revision)
         return lexical
 
     def _save_lexical(self, lexical: LexicalIndex, revision: str) -> None:
@@ -353,25 +458,32 @@ class PassageStore:
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """One writer at a time per index folder; a second one is refused, not queued."""
-        lock_dir = self._lexical_dir.parent
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / ".lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise AssistantError(f"another ingest is writing to {lock_dir}/: wait for it to finish") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _exclusive(self._lexical_dir.parent):
+            yield
+
+    def _stamp(self, revision: str) -> None:
+        metadata = dict(self._collection.metadata or {})
+        metadata["revision"] = revision
+        self._collection.modify(metadata=metadata)
 
     def apply(self, remove_ids: list[str], passages: list[Passage], vectors, n_passages: dict[str, int]) -> None:
-        """Delete ``remove_ids`` and add ``passages`` with their ``vectors`` in Chroma, then
-        bring the lexical side to the same new revision."""
+        """Add ``passages`` with their ``vectors`` to Chroma, then delete ``remove_ids``,
+        then bring the lexical side to the same new revision.
+
+        Adding before deleting means an update cut short leaves an article with both
+        versions (the next ingest sees the new one complete and drops the old one),
+        never with neither. The revision protocol makes any cut visible: Chroma gets a
+        fresh "in progress" revision before its first write and the lexical index is
+        saved under a second fresh one after the last, which Chroma gets at the very
+        end. Killed anywhere in between, the two revisions differ and the next open
+        rebuilds the lexical side from Chroma, the source of truth."""
         lexical = self.lexical
+        adding = {p.chunk_id for p in passages}
+        remove_ids = [c for c in dict.fromkeys(remove_ids) if c not in adding]
+        if not remove_ids and not passages:
+            return
+        self._stamp(f"writing-{uuid.uuid4().hex}")
         batch_size = max(1, min(self._client.get_max_batch_size(), 5000))
-        for i in range(0, len(remove_ids), batch_size):
-            self._collection.delete(ids=remove_ids[i : i + batch_size])
         for i in range(0, len(passages), batch_size):
             part = passages[i : i + batch_size]
             self._collection.upsert(
@@ -380,6 +492,8 @@ class PassageStore:
                 documents=[p.text for p in part],
                 metadatas=[_metadata(p, n_passages[p.article_id]) for p in part],
             )
+        for i in range(0, len(remove_ids), batch_size):
+            self._collection.delete(ids=remove_ids[i : i + batch_size])
         lexical.remove(set(remove_ids))
         lexical.add(
             [p.chunk_id for p in passages],
@@ -389,6 +503,4 @@ class PassageStore:
         )
         revision = uuid.uuid4().hex
         self._save_lexical(lexical, revision)
-        metadata = dict(self._collection.metadata or {})
-        metadata["revision"] = revision
-        self._collection.modify(metadata=metadata)
+        self._stamp(revision)

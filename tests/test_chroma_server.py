@@ -98,3 +98,49 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     settings = server_settings(tmp_path, free_port())
     with pytest.raises(StoreUnavailable, match="chroma run"):
         PassageStore.open(settings, "x")
+
+
+def test_the_cli_switches_to_the_server_by_configuration_alone(tmp_path, chroma_server):
+    """Ingest, ask, chat and an incremental re-ingest through the real CLI, pointed at the
+    server by two environment variables; the lexical side is then loaded from the cache,
+    not rebuilt, on the next start."""
+    import json
+    import os
+
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "ASSISTANT_CHROMA_HOST": "127.0.0.1",
+        "ASSISTANT_CHROMA_PORT": str(chroma_server),
+        "ASSISTANT_COLLECTION": "cli-switch",
+        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
+        "ASSISTANT_INDEX": str(tmp_path / "no-local-index"),
+        "ASSISTANT_PROVIDER": "extractive",
+    }
+
+    def cli(*args, stdin=None):
+        proc = subprocess.run(
+            [sys.executable, "-m", "assistant", *args], env=env, cwd=tmp_path, input=stdin, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+        assert "Traceback" not in proc.stderr and proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    folder = tmp_path / "articles"
+    write(folder / "alibaba.txt", SAMPLE.read_text(encoding="utf-8"))
+    assert json.loads(cli("ingest", str(folder), "--json"))["added"] == 1
+    answer = json.loads(cli("ask", "What did Alibaba deny?", "--json"))
+    assert "Alibaba rejected the White House’s claims" in answer["citations"][0]["quote"]
+    lexical_files = sorted((tmp_path / "cache" / "lexical").rglob("*"))
+    stamps = {p: p.stat().st_mtime_ns for p in lexical_files if p.is_file()}
+    assert stamps, "the lexical side of a server index is cached per user"
+    lines = cli("chat", "--json", stdin="What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n")
+    second = json.loads(lines.splitlines()[1])
+    assert "declined to comment" in second["answer"]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # loaded, not rebuilt, on this start
+
+    write(folder / "port.txt", "Port strike ends\nDock workers in Antwerp accepted a 4 percent pay rise.")
+    report = json.loads(cli("ingest", str(folder), "--json"))
+    assert (report["added"], report["unchanged"]) == (1, 1)
+    assert json.loads(cli("search", "Antwerp pay rise", "--json"))["results"][0]["source"] == "port.txt"
+    assert not (tmp_path / "no-local-index").exists()

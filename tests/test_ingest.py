@@ -181,3 +181,59 @@ def test_concurrent_searches_share_one_store(tmp_path, settings, counting):
     for t in threads:
         t.join()
     assert not errors and results == ["port.md"] * 4
+
+
+def test_a_failed_run_keeps_its_finished_batches(tmp_path, settings, counting, monkeypatch):
+    """Writes go batch by batch: a run dying part way keeps what it wrote, and the next run
+    embeds only the rest, with the lexical side holding the same passages as Chroma."""
+    import assistant.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "BATCH_PASSAGES", 1)  # one article per batch
+    folder = corpus(tmp_path)
+
+    class DiesOnSecondBatch(CountingEmbeddings):
+        def embed_array(self, texts, progress=None):
+            if self.embedded:
+                raise RuntimeError("killed")
+            return super().embed_array(texts, progress)
+
+    dying = DiesOnSecondBatch()
+    with pytest.raises(RuntimeError):
+        ingest([folder], settings, embeddings=dying)
+    store = open_store(settings)
+    assert 0 < store.count() == dying.embedded
+    assert sorted(store.lexical.meta.ids) == sorted(c for r in store.articles().values() for c in r.chunk_ids)
+    report = ingest([folder], settings, embeddings=counting)
+    assert (report.added, report.unchanged) == (1, 1) and report.chunks == counting.embedded
+    store = open_store(settings)
+    assert store.count() == dying.embedded + counting.embedded
+    assert sorted(store.lexical.meta.ids) == sorted(c for r in store.articles().values() for c in r.chunk_ids)
+
+
+def test_lexical_save_cut_short_leaves_the_previous_one(tmp_path, monkeypatch):
+    import os
+
+    import assistant.lexical as lexical_module
+    from assistant.lexical import LexicalIndex
+
+    ix = LexicalIndex()
+    ix.add(["a"], ["Dock workers ended the strike."], ["port.md"], [0])
+    ix.save(tmp_path / "lex", "rev-1")
+    ix.add(["b"], ["Tariffs on steel rose."], ["steel.md"], [0])
+    real_replace = os.replace
+
+    def dies_at_meta(src, dst):
+        if str(dst).endswith("meta.json"):
+            raise OSError("killed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(lexical_module.os, "replace", dies_at_meta)
+    with pytest.raises(OSError):
+        ix.save(tmp_path / "lex", "rev-2")
+    monkeypatch.setattr(lexical_module.os, "replace", real_replace)
+    saved = LexicalIndex.load(tmp_path / "lex")
+    assert saved.revision == "rev-1" and saved.meta.ids == ["a"]
+    assert saved.search("strike", 1)[0][0] == "a"
+    ix.save(tmp_path / "lex", "rev-3")
+    assert LexicalIndex.load(tmp_path / "lex").meta.ids == ["a", "b"]
+    assert len(list((tmp_path / "lex").glob("counts-*.npz"))) <= 2  # the replaced matrix is deleted
