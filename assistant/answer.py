@@ -8,6 +8,7 @@ final answer shown, with its citations, is always the verified one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence, Union
@@ -68,11 +69,15 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
     return tuple(sorted(chosen[:k], key=hits.index))
 
 
+# Characters that take no room on screen: a question made only of them is empty.
+_INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+
+
 def check_question(question: str, max_chars: int) -> str:
     """The question, stripped; a :class:`QuestionError` if there is nothing to ask or far
     too much (a pasted article is not a question)."""
     question = question.strip()
-    if not question:
+    if not _INVISIBLE.sub("", question).strip():
         raise QuestionError("empty question: type a question about the articles")
     if len(question) > max_chars:
         raise QuestionError(

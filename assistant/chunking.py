@@ -4,6 +4,12 @@ Every passage is an exact span of its article (``article.text[start:end] == text
 citation can always point at the characters it quotes. Structure that only makes sense
 together is kept together: a heading stays with what follows it, and a bullet list stays
 with the sentence or heading that says what the list is.
+
+Hostile input stays bounded: every passage is at most ``ChunkSizes.maximum`` tokens
+(counted on its real text, not estimated), a run of text without any sentence end or
+whitespace (a 5 MB line, a base64 blob) is cut by token count, the sentence splitter
+does not backtrack over long runs of punctuation, and no stage tokenizes a span it
+already knows to be too large. Time grows linearly with the text.
 """
 
 from __future__ import annotations
@@ -42,8 +48,13 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt gen gov sen rep col lt sgt capt cmdr adm pres vs etc inc corp "
     "ltd co no nos fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e a.m p.m".split()
 )
-# A sentence ends at . ! ? (possibly closed by quotes/brackets) followed by space.
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
+# A sentence ends at . ! ? (possibly closed by quotes/brackets) followed by space. The
+# lookbehind starts a match only at the first mark of a run: without it a long run of
+# dots not followed by space is rescanned from every position (quadratic).
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"'”’)\]]*(?=\s)")
+# No cl100k_base token is longer than this many bytes (so many characters at most): a
+# span of more than ``n * _MAX_TOKEN_BYTES`` characters is certainly over ``n`` tokens.
+_MAX_TOKEN_BYTES = 128
 
 
 def _is_heading(line: str) -> bool:
@@ -100,10 +111,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    """Non-blank lines as trimmed spans."""
-    spans, pos = [], 0
-    for raw in text.split("\n"):
+def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Non-blank lines of ``text[start:end]`` as trimmed spans."""
+    end = len(text) if end is None else end
+    spans, pos = [], start
+    for raw in text[start:end].split("\n"):
         a, b = _trim(text, pos, pos + len(raw))
         if a < b:
             spans.append((a, b))
@@ -111,15 +123,23 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _span(text: str, start: int, end: int, new_block: bool) -> _Span:
-    return _Span(start, end, count_tokens(text[start:end]), new_block)
+def _count(text: str, start: int, end: int, cap: int) -> int:
+    """Tokens in ``text[start:end]``; just ``cap + 1`` when the span is certainly longer
+    than ``cap`` tokens (tokenizing megabytes of one unbroken word is slow)."""
+    if end - start > cap * _MAX_TOKEN_BYTES:
+        return cap + 1
+    return count_tokens(text[start:end])
 
 
-def _join(text: str, spans: list[_Span]) -> _Span:
-    return _span(text, spans[0].start, spans[-1].end, spans[0].new_block)
+def _span(text: str, start: int, end: int, new_block: bool, cap: int) -> _Span:
+    return _Span(start, end, _count(text, start, end, cap), new_block)
 
 
-def _structural_units(text: str) -> list[_Span]:
+def _join(text: str, spans: list[_Span], cap: int) -> _Span:
+    return _span(text, spans[0].start, spans[-1].end, spans[0].new_block, cap)
+
+
+def _structural_units(text: str, cap: int) -> list[_Span]:
     """Sentences, with headings and bullet lists glued to the text they belong to."""
     units: list[_Span] = []
     pending_heading: list[_Span] = []
@@ -132,20 +152,20 @@ def _structural_units(text: str) -> list[_Span]:
             j = i
             while j + 1 < len(lines) and _BULLET.match(text[lines[j + 1][0] : lines[j + 1][1]]):
                 j += 1
-            listed = _span(text, a, lines[j][1], True)
+            listed = _span(text, a, lines[j][1], True, cap)
             # The list belongs with what introduces it: a pending heading, else the sentence before.
             intro = pending_heading or ([units.pop()] if units else [])
-            units.append(_join(text, [*intro, listed]))
+            units.append(_join(text, [*intro, listed], cap))
             pending_heading = []
             i = j + 1
             continue
         if _is_heading(line) and i + 1 < len(lines):
-            pending_heading.append(_span(text, a, b, True))
+            pending_heading.append(_span(text, a, b, True, cap))
             i += 1
             continue
-        sentences = [_span(text, s, e, n == 0) for n, (s, e) in enumerate(split_sentences(text, a, b))]
+        sentences = [_span(text, s, e, n == 0, cap) for n, (s, e) in enumerate(split_sentences(text, a, b))]
         if pending_heading and sentences:
-            sentences[0] = _join(text, [*pending_heading, sentences[0]])
+            sentences[0] = _join(text, [*pending_heading, sentences[0]], cap)
             pending_heading = []
         units.extend(sentences)
         i += 1
@@ -154,24 +174,74 @@ def _structural_units(text: str) -> list[_Span]:
 
 
 def _split_oversized(text: str, unit: _Span, sizes: ChunkSizes) -> list[_Span]:
-    """Cut a unit larger than the maximum: at sentences or lines first, then at words."""
-    inner = [(s, e) for a, b in _lines(text[: unit.end])[::1] if a >= unit.start for s, e in split_sentences(text, a, b)]
-    pieces = [_span(text, s, e, False) for s, e in inner] or [unit]
+    """Cut a unit larger than the maximum: at sentences or lines first, then at words,
+    and a word itself larger than the maximum by token count."""
+    cap = sizes.maximum
+    inner = [(s, e) for a, b in _lines(text, unit.start, unit.end) for s, e in split_sentences(text, a, b)]
+    pieces = [_span(text, s, e, False, cap) for s, e in inner] or [unit]
     out: list[_Span] = []
     for piece in pieces:
         if piece.tokens <= sizes.maximum:
             out.append(piece)
             continue
-        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[piece.start : piece.end])]
-        window_start, window_tokens = 0, 0
-        for k, (ws, we) in enumerate(words):
-            size = count_tokens(" " + text[piece.start + ws : piece.start + we])
-            if window_tokens + size > sizes.target and k > window_start:
-                out.append(_span(text, piece.start + words[window_start][0], piece.start + words[k - 1][1], False))
-                window_start, window_tokens = k, 0
+        window: list[int] = []  # [start, end] of the words gathered so far
+        window_tokens = 0
+        for match in re.finditer(r"\S+", text[piece.start : piece.end]):
+            ws, we = piece.start + match.start(), piece.start + match.end()
+            size = cap + 1 if we - ws > cap * _MAX_TOKEN_BYTES else count_tokens(" " + text[ws:we])
+            if size > sizes.maximum:  # one "word" over the maximum: a URL, a blob, a 5 MB line
+                if window:
+                    out.append(_span(text, window[0], window[1], False, cap))
+                    window, window_tokens = [], 0
+                out.extend(_Span(s, e, n, False) for s, e, n in _cut_by_tokens(text, ws, we, sizes.target))
+                continue
+            if window and window_tokens + size > sizes.target:
+                out.append(_span(text, window[0], window[1], False, cap))
+                window, window_tokens = [], 0
+            window = [window[0] if window else ws, we]
             window_tokens += size
-        out.append(_span(text, piece.start + words[window_start][0], piece.start + words[-1][1], False))
+        if window:
+            out.append(_span(text, window[0], window[1], False, cap))
     return out
+
+
+def _cut_by_tokens(text: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:
+    """Cut ``text[start:end]`` into consecutive trimmed spans ``(start, end, tokens)`` of
+    at most ``limit`` tokens, at whitespace when there is some in the second half of a
+    span, else anywhere. ``tokens`` is counted before trimming (an upper bound).
+
+    Each step tokenizes a window of at most ``limit * _MAX_TOKEN_BYTES`` characters whose
+    length adapts to how many characters a token covers here, so the cost is linear.
+    """
+    spans: list[tuple[int, int, int]] = []
+    step = max(1, limit * 4)
+    s = start
+    while s < end:
+        e = min(end, s + step)
+        n = count_tokens(text[s:e])
+        if n > limit and e - s > 1:
+            step = max(1, (e - s) * limit // (n + 1))  # strictly shorter: try again
+            continue
+        if e < end:
+            cut = _last_space(text, s + max(1, (e - s) // 2), e)
+            if cut is not None:
+                n_cut = count_tokens(text[s:cut])
+                if n_cut <= limit:
+                    e, n = cut, n_cut
+        a, b = _trim(text, s, e)
+        if a < b:
+            spans.append((a, b, n))
+        if n < limit // 2:
+            step = min(step * 2, limit * _MAX_TOKEN_BYTES)
+        s = e
+    return spans
+
+
+def _last_space(text: str, lo: int, hi: int) -> int | None:
+    for i in range(hi - 1, lo - 1, -1):
+        if text[i].isspace():
+            return i
+    return None
 
 
 def _pack(units: list[_Span], sizes: ChunkSizes) -> list[list[_Span]]:
@@ -213,14 +283,38 @@ def _overlap_tail(previous: list[_Span], upcoming: _Span, sizes: ChunkSizes) -> 
     return tail
 
 
+def _fit(text: str, chunk: list[_Span], maximum: int, covered: int = -1) -> list[tuple[int, int, int]]:
+    """``(start, end, tokens)`` of the passage(s) a packed chunk becomes.
+
+    Packing adds up unit sizes, but the whitespace between units costs tokens too (a
+    thousand one-word lines are two thousand tokens), so the real text is counted and a
+    chunk over the maximum is halved until every part fits. ``covered`` is where the
+    previous passage ends: the overlap units repeated from it are dropped from a chunk
+    that must be split, or a part made only of them would be a passage inside another.
+    """
+    start, end = chunk[0].start, chunk[-1].end
+    tokens = _count(text, start, end, maximum)
+    if tokens <= maximum:
+        return [(start, end, tokens)]
+    fresh = [u for u in chunk if u.end > covered]
+    if fresh and len(fresh) < len(chunk):
+        return _fit(text, fresh, maximum)
+    if len(chunk) == 1:
+        return [(s, e, count_tokens(text[s:e])) for s, e, _ in _cut_by_tokens(text, start, end, maximum)]
+    middle = len(chunk) // 2
+    return _fit(text, chunk[:middle], maximum) + _fit(text, chunk[middle:], maximum)
+
+
 def chunk_article(article: Article, sizes: ChunkSizes = ChunkSizes()) -> list[Passage]:
     text = article.text
     units: list[_Span] = []
-    for unit in _structural_units(text):
+    for unit in _structural_units(text, sizes.maximum):
         units.extend(_split_oversized(text, unit, sizes) if unit.tokens > sizes.maximum else [unit])
+    spans: list[tuple[int, int, int]] = []
+    for chunk in _pack(units, sizes):
+        spans.extend(_fit(text, chunk, sizes.maximum, spans[-1][1] if spans else -1))
     passages = []
-    for position, chunk in enumerate(_pack(units, sizes)):
-        start, end = chunk[0].start, chunk[-1].end
+    for position, (start, end, tokens) in enumerate(spans):
         passages.append(
             Passage(
                 chunk_id=f"{article.article_id}-{article.content_hash[:8]}-{position:04d}",
@@ -236,7 +330,7 @@ def chunk_article(article: Article, sizes: ChunkSizes = ChunkSizes()) -> list[Pa
                 url=article.url,
                 published=article.published,
                 author=article.author,
-                tokens=count_tokens(text[start:end]),
+                tokens=tokens,
             )
         )
     return passages

@@ -4,9 +4,33 @@ Supported inputs are plain text, Markdown, HTML and JSON / JSON Lines feeds. Eve
 loader produces the same canonical ``Article.text`` for the same bytes, because passage
 offsets computed later index into that exact string.
 
+Text a reader never sees is not article text: hidden HTML (comments, scripts,
+``display:none`` and the like, elements a stylesheet hides), invisible characters
+(zero-width, bidi controls), and lines addressed to the AI model reading the article
+rather than to its readers (prompt injection: "ignore previous instructions", fake system
+or chat-template messages, fake passage delimiters and citation markers, fake "Sources:"
+lists). They are removed before ``Article.text`` is fixed, so passage offsets stay exact.
+
 A file that cannot be used at all raises a :class:`~assistant.errors.LoaderError`
 subclass whose message is the one line a user should read. A feed in which only some
 records are bad still loads; the skipped records are listed in ``LoadResult.problems``.
+
+Input limits, so memory and time stay bounded whatever the input:
+
+- A file over ``MAX_FILE_BYTES`` (20 MB) is skipped unread: "too large (52.4 MB; the
+  limit is 20 MB): split it into smaller files". Loading and chunking stay linear (50
+  MB: 3-8 s to load, 0.3 GB, 0.5 GB for an HTML tree; ~15 s to chunk), but ingest embeds
+  an article's passages as one batch, and a 50 MB article is some 72,000 passages: it
+  ran 26 minutes at 1.6 GB without storing anything. News articles and feeds are far
+  below the limit.
+- Titles and bylines are cut to a few hundred characters (a 5 MB first line is not a
+  title, and every passage carries both), and an absurdly long url is dropped.
+- Deeply nested HTML (100,000 unclosed tags) is walked iteratively, never recursively,
+  and no step is quadratic in the depth; a RecursionError from the parser is reported
+  as a malformed file, not raised.
+- Bytes are decoded leniently: UTF-8, UTF-16 with or without a BOM, a file mixing UTF-8
+  and cp1252 lines decodes line by line, and NUL (raw in a file: binary; escaped in JSON
+  as ``\u0000``) never reaches ``Article.text``.
 """
 
 from __future__ import annotations
@@ -32,6 +56,9 @@ from .errors import BinaryFile, EmptyArticle, LoaderError, MalformedFile, Unsupp
 from .models import Article
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadResult", "load_file", "discover"]
+
+# Larger files are skipped with a clear reason (see the module docstring).
+MAX_FILE_BYTES = 20_000_000
 
 # Listed in this order in user-facing messages (a frozenset has no stable order).
 _SUFFIX_ORDER = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
@@ -150,16 +177,26 @@ def load_file(path: Path) -> LoadResult:
 def _read_bytes(path: Path) -> bytes:
     try:
         # Refuse fifos and devices before opening them: reading one could block forever.
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise LoaderError(str(path), "is a directory")
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             raise LoaderError(str(path), "not a regular file")
-        return path.read_bytes()
+        if info.st_size > MAX_FILE_BYTES:
+            raise LoaderError(str(path), _too_large(info.st_size))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more, even if the file grew
+            if len(data) > MAX_FILE_BYTES:
+                raise LoaderError(str(path), _too_large(os.fstat(handle.fileno()).st_size))
+        return data
     except OSError as exc:
         raise LoaderError(str(path), exc.strerror or str(exc)) from None
     except ValueError:  # a NUL character in the name
         raise LoaderError(str(path), "invalid path") from None
+
+
+def _too_large(size: int) -> str:
+    return f"too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB): split it into smaller files"
 
 
 def _resolve(path: Path) -> str:
@@ -182,26 +219,55 @@ def _decode(path: Path, data: bytes) -> str:
     """Bytes -> str, refusing binary content.
 
     UTF-8 is tried first (it almost never decodes non-UTF-8 text by accident), then
-    UTF-16 when a BOM says so, then cp1252 (what "ANSI" text on Windows usually is),
-    then latin-1, which accepts any byte. The leading BOM is kept so that
+    UTF-16 when a BOM (or, without one, the NUL in every other byte) says so. Anything
+    else is decoded line by line: UTF-8 where a line is valid UTF-8 (a file pasted
+    together from two sources), else cp1252 (what "ANSI" text on Windows usually is),
+    else latin-1, which accepts any byte. The leading BOM is kept so that
     ``_normalise`` strips it the same way for every encoding.
     """
     bom_encoding = next((enc for bom, enc in _UTF16_BOMS.items() if data.startswith(bom)), None)
+    bom_encoding = bom_encoding or _utf16_without_bom(data)
     # UTF-16 text is full of NUL bytes, so the byte sniff only applies without its BOM.
     # It is a cheap early exit; the check on the decoded text below is the one that counts.
     if bom_encoding is None and _bytes_look_binary(data):
         raise BinaryFile(str(path), "binary file, not text")
-    encodings = ["utf-8"] + ([bom_encoding] if bom_encoding else []) + ["cp1252", "latin-1"]
-    text = ""
-    for encoding in encodings:
+    text = None
+    # UTF-16 first: its NUL bytes are valid UTF-8 (and a BOM never is).
+    for encoding in ([bom_encoding] if bom_encoding else []) + ["utf-8"]:
         try:
             text = data.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
+    if text is None:
+        text = "\n".join(_decode_line(line) for line in data.split(b"\n"))
     if _text_looks_binary(text):
         raise BinaryFile(str(path), "binary file, not text")
     return text
+
+
+def _decode_line(line: bytes) -> str:
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The UTF-16 variant of text saved without a BOM, recognised by what mostly-ASCII
+    UTF-16 looks like: a NUL in (almost) every high byte and none in the low bytes."""
+    sample = data[:_SNIFF_SIZE]
+    if len(data) % 2 or len(sample) < 32:  # short files: too little evidence
+        return None
+    low_nuls, high_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    pairs = len(sample) // 2
+    if high_nuls >= 0.7 * pairs and low_nuls == 0:
+        return "utf-16-le"
+    if low_nuls >= 0.7 * pairs and high_nuls == 0:
+        return "utf-16-be"
+    return None
 
 
 def _bytes_look_binary(data: bytes) -> bool:
@@ -221,18 +287,29 @@ def _text_looks_binary(text: str) -> bool:
 
 
 def _normalise(text: str) -> str:
-    """The canonical form every ``Article.text`` is in: no BOM, ``\\n`` line ends, no
-    trailing whitespace. Leading whitespace is kept: the text is the file content."""
-    text = _scrub_surrogates(text.removeprefix("\ufeff"))
+    """The canonical form every ``Article.text`` is in: no BOM, no invisible characters
+    (zero-width, bidi controls), ``\\n`` line ends, no trailing whitespace. Leading
+    whitespace is kept: the text is the file content."""
+    text = _INVISIBLE.sub("", _scrub_surrogates(text.removeprefix("\ufeff")))
     return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters that change what a word is without showing: zero-width space, non-joiner and
+# joiner, word joiner and invisible operators, BOM, and the bidi controls that can make text
+# read differently from how it is stored. ("ig\u200bnore" must read as "ignore" to
+# everything downstream.) Soft hyphens are typography and stay; the injection check reads
+# past them.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SOFT_HYPHEN = "\u00ad"
+
+
+_LONE_SURROGATE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _scrub_surrogates(value: str) -> str:
     # JSON may escape half a surrogate pair ("\\ud800"); such a string cannot be
-    # encoded as UTF-8 by later stages, so it becomes U+FFFD here.
+    # encoded as UTF-8 by later stages, so it becomes U+FFFD here. So does an escaped
+    # NUL ("\\u0000"), as HTML's &#0; does: text never holds one.
     return _LONE_SURROGATE.sub("\ufffd", value)
 
 
@@ -255,12 +332,28 @@ def _optional_str(value: object) -> str | None:
     """A metadata value as a clean string, or None when absent, blank or not a string."""
     if not isinstance(value, str):
         return None
-    value = _collapse(_scrub_surrogates(value))
+    value = _collapse(_INVISIBLE.sub("", _scrub_surrogates(value)))
     return value or None
 
 
 def _hash16(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+
+
+_MAX_TITLE_CHARS = 300
+_MAX_AUTHOR_CHARS = 200
+_MAX_URL_CHARS = 2000
+
+
+def _shorten(value: str, limit: int) -> str:
+    """``value`` cut to at most ``limit`` characters, at a space when one is near, with "…"."""
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _make_article(
@@ -274,6 +367,10 @@ def _make_article(
     published: str | None = None,
     author: str | None = None,
 ) -> Article:
+    # Every passage carries these fields: a 5 MB first line must not become a 5 MB title.
+    title = _shorten(title, _MAX_TITLE_CHARS)
+    author = _shorten(author, _MAX_AUTHOR_CHARS) if author else author
+    url = url if url is None or len(url) <= _MAX_URL_CHARS else None  # a cut url is a wrong one
     # The hash covers everything a reader sees, so any edit marks the article as changed.
     content = "\x1f".join([title, text, url or "", published or "", author or ""])
     return Article(
@@ -343,10 +440,134 @@ def _first_date(candidates: Iterable[object]) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- prompt injection
+
+# Tokens that structure a prompt, never a news story: chat-template turns and our own
+# passage delimiters. A line holding one is dropped, and so is everything between an
+# opening one and its closing one (the injected "turn" or "passage").
+_OPENERS = r"<\|im_start\|>|<\|(?:system|user|assistant)\|>|\[INST\]|<<SYS>>|<\s*passage\b"
+_CLOSERS = r"<\|im_end\|>|<\|(?:eot_id|end|endoftext)\|>|\[/INST\]|<</SYS>>|<\s*/\s*passage\b"
+_STRUCTURAL = re.compile(rf"{_OPENERS}|{_CLOSERS}|<\|[a-z_]{{2,20}}\|>|</?\s*passage\b", re.IGNORECASE)
+_TURN = re.compile(f"(?P<open>{_OPENERS})|(?P<close>{_CLOSERS})", re.IGNORECASE)
+# A sentence that speaks to the model reading the article rather than to its readers: a
+# role label opening it, an order to drop earlier instructions or the question, a request
+# for the system prompt, a note to AI models. Kept narrow: ordinary news text ("the firm
+# ignored the rules", "a note to his assistant") never matches.
+_ADDRESSED_TO_MODEL = re.compile(
+    r"^\W*(?:system|assistant|user|human)\s*:"
+    r"|^\W*(?:assistant|chatbot)\s*,"
+    r"|\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any|the|your|my|these|those)\s+)*"
+    r"(?:(?:previous|prior|above|earlier|preceding|foregoing|original|other)\s+)+"
+    r"(?:instructions?|prompts?|rules|directions|guidelines|questions?|passages?|context|messages?)\b"
+    r"|\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:your|my)\s+(?:instructions?|prompt|rules)\b"
+    r"|\bdisregard\s+the\s+question\b|\bthe\s+question\s+you\s+were\s+(?:asked|given)\b"
+    r"|\banswer\s+(?:this|the\s+following|another)\s+question\s+instead\b"
+    r"|\b(?:print|reveal|repeat|show|output|display|leak|write\s+out)\s+(?:your|the|its)\s+"
+    r"(?:(?:full|entire|complete|original|hidden|initial)\s+)*(?:system\s+)?(?:prompt|instructions)\b"
+    r"|^\W*(?:begin|end)\s+(?:of\s+)?(?:the\s+)?system\s+(?:message|prompt)\b"
+    r"|^\W*(?:important\s+)?(?:note|message|instructions?|reminder|attention)\b[^:\n]{0,60}"
+    r"\b(?:ai|llms?|chatbots?|language\s+models?|ai\s+models?|ai\s+assistants?)\b[^:\n]{0,60}:",
+    re.IGNORECASE,
+)
+# Citation markers in the shapes the answer parser reads ([1], [1-3], [Passage 2],
+# [source 1]), full-width look-alikes (【1】), and markers written out ("according to
+# passage 2"). A news article never carries them: in one, they are forged citations.
+_FORGED_MARKER = re.compile(
+    r"[\[【［〔]\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?\d{1,3}"
+    r"(?:\s*(?:[,;–-]|and)\s*(?:(?:passage|source)\s*)?\d{1,3})*\s*[\]】］〕]"
+    r"|\b(?:according\s+to|see|as\s+stated\s+in|cited?\s+(?:it|this|them)\s+as)\s+(?:the\s+)?passages?\s+\d{1,3}\b",
+    re.IGNORECASE,
+)
+_SOURCES_HEADING = re.compile(r"^\W*(?:sources?|references?|citations?)\s*:?\s*$", re.IGNORECASE)
+# A line longer than this is a block the markup did not split into paragraphs (a whole
+# page in one <div>): only the injected sentences go, not the whole block.
+_LONG_LINE = 1000
+# A line holding none of these (lowercased) cannot match the two patterns above: the cheap
+# test that spares ordinary lines the regexes and the sentence split (5 MB in a fraction
+# of a second instead of seconds).
+_TRIGGERS = (
+    "[", "【", "［", "〔", "passage", "system", "assistant", "user", "human", "chatbot", "ignore", "disregard",
+    "forget", "override", "question", "prompt", "instruction", "note", "message", "reminder", "attention",
+)  # fmt: skip
+# Where an injection starts inside a title (one line: no sentence anchors).
+_TITLE_INJECTION = re.compile(
+    rf"{_STRUCTURAL.pattern}|{_ADDRESSED_TO_MODEL.pattern}|{_FORGED_MARKER.pattern}|\b(?:system|assistant|user)\s*:",
+    re.IGNORECASE,
+)
+
+
+def _inside_after(line: str, inside: bool) -> bool:
+    """Whether an injected turn or passage is still open after ``line``."""
+    for match in _TURN.finditer(line):
+        inside = match.group("open") is not None
+    return inside
+
+
+def _clean_line(line: str) -> str | None:
+    """The line without injected text: None when it must go whole, else what is kept."""
+    from .chunking import split_sentences
+
+    lowered = line.replace(_SOFT_HYPHEN, "").lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return line
+    sentences = split_sentences(line)
+    seen = [line[a:b].replace(_SOFT_HYPHEN, "") for a, b in sentences]
+    addressed = next((a for (a, _), text in zip(sentences, seen) if _ADDRESSED_TO_MODEL.search(text)), None)
+    forged = [span for span, text in zip(sentences, seen) if _FORGED_MARKER.search(text)]
+    if addressed is None and not forged:
+        return line
+    if len(line) <= _LONG_LINE:
+        return None  # a paragraph holding an injection is the injection's paragraph
+    end = len(line) if addressed is None else addressed  # an address to the model runs to the end of its block
+    kept = [line[a:b] for a, b in sentences if b <= end and (a, b) not in forged]
+    return line[: len(line) - len(line.lstrip())] + " ".join(kept) if kept else None
+
+
+def _without_injections(text: str) -> str:
+    """``text`` without what is addressed to an AI model rather than to readers: lines
+    holding a chat-template token or one of our passage delimiters, and everything
+    between an opening one and its closing one; paragraphs (lines) holding a sentence
+    that speaks to the model or a forged citation marker; a "Sources:" heading over
+    such lines. Untouched lines stay byte for byte."""
+    lines = text.split("\n")
+    kept: list[str | None] = []
+    inside = False  # within a turn or passage the injection opened
+    for line in lines:
+        seen = line.replace(_SOFT_HYPHEN, "")
+        if inside or _STRUCTURAL.search(seen):
+            inside = _inside_after(seen, inside)
+            kept.append(None)
+        else:
+            kept.append(_clean_line(line) if line.strip() else line)
+    for i, line in enumerate(lines):
+        following = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+        if kept[i] is not None and _SOURCES_HEADING.match(line) and following is not None and kept[following] is None:
+            kept[i] = None
+    if kept == lines:
+        return text
+    return "\n".join(line for line in kept if line is not None).rstrip()
+
+
+def _clean_title(title: str | None) -> str | None:
+    """A title cut where an injection starts in it; None when nothing is left."""
+    if not title:
+        return title
+    match = _TITLE_INJECTION.search(title.replace(_SOFT_HYPHEN, ""))
+    if match:
+        title = _collapse(title.replace(_SOFT_HYPHEN, "")[: match.start()]).rstrip(" -–—|:;,")
+    return title or None
+
+
+_ONLY_INJECTED = "only text addressed to an AI model (prompt injection)"
+
+
 # --------------------------------------------------------------------------- plain text
 
 
 def _load_txt(path: Path, resolved: str, text: str) -> LoadResult:
+    text = _without_injections(text)
+    if not text.strip():
+        raise EmptyArticle(str(path), _ONLY_INJECTED)
     article = _make_article(
         identity=resolved, resolved=resolved, title=_first_line(text), text=text, fallback_source=path.name
     )
@@ -364,7 +585,10 @@ def _load_markdown(path: Path, resolved: str, text: str) -> LoadResult:
     meta, body = _split_front_matter(text)
     if not body.strip():
         raise EmptyArticle(str(path), "no text after the front matter")
-    title = _optional_str(meta.get("title")) or _markdown_title(body)
+    body = _without_injections(body)
+    if not body.strip():
+        raise EmptyArticle(str(path), _ONLY_INJECTED)
+    title = _clean_title(_optional_str(meta.get("title"))) or _markdown_title(body)
     article = _make_article(
         identity=resolved,
         resolved=resolved,
@@ -441,7 +665,6 @@ _CONTAINERS = frozenset((
     "center", "fieldset", "legend", "hgroup",
 ))  # fmt: skip
 _BOUNDARIES = _TEXT_BLOCKS | _CONTAINERS
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _PUBLISHED_META = (("property", "article:published_time"), ("name", "date"), ("itemprop", "datepublished"))
 
 
@@ -456,17 +679,20 @@ def _load_html(path: Path, resolved: str, text: str) -> LoadResult:
     try:
         soup = _parse_html(text)
         meta = _html_metadata(soup)
-        _remove_noise(soup)
+        _remove_noise(soup, _stylesheet_hidden(soup))
         body = _normalise("\n".join(_block_lines(_content_root(soup))))
     except (ParserRejectedMarkup, RecursionError, AssertionError) as exc:
         # html.parser tolerates almost anything; these are the rare refusals.
         raise MalformedFile(str(path), f"HTML could not be parsed ({type(exc).__name__})") from None
     if not body:
         raise EmptyArticle(str(path), "no text after HTML cleaning")
+    body = _without_injections(body)
+    if not body:
+        raise EmptyArticle(str(path), _ONLY_INJECTED)
     article = _make_article(
         identity=resolved,
         resolved=resolved,
-        title=meta.title or _first_line(body),
+        title=_clean_title(meta.title) or _first_line(body),
         text=body,
         fallback_source=path.name,
         url=meta.url,
@@ -485,7 +711,7 @@ def _parse_html(text: str) -> BeautifulSoup:
 
 
 def _clean_inline(value: str) -> str:
-    return _collapse(value.translate(_ZERO_WIDTH))
+    return _collapse(_INVISIBLE.sub("", value))
 
 
 def _own_text(tag: Tag) -> str:
@@ -502,12 +728,18 @@ def _html_metadata(soup: BeautifulSoup) -> _HtmlMeta:
 
 
 def _html_title(soup: BeautifulSoup) -> str | None:
-    """<title>, else the first <h1> (read before cleaning: it is often in a <header>)."""
+    """<title>, else the first <h1> (read before cleaning: it is often in a <header>).
+
+    No per-tag walk up or down the tree: on 20,000 nested tags that is quadratic. An
+    <h1> inside another has text only if the outer one has, so the outer ones suffice.
+    """
+    # An svg's title labels an icon.
+    in_svg = {id(t) for svg in _outermost(soup, "svg") for t in svg.find_all("title")}
     for tag in soup.find_all("title"):
-        title = "" if tag.find_parent("svg") else _own_text(tag)  # an svg's title labels an icon
+        title = "" if id(tag) in in_svg else _own_text(tag)
         if title:
             return title
-    for heading in soup.find_all("h1"):
+    for heading in _outermost(soup, "h1"):
         title = _clean_inline(heading.get_text(" "))
         if title:
             return title
@@ -535,7 +767,7 @@ def _meta_content(soup: BeautifulSoup, attr: str, key: str) -> str | None:
     return None
 
 
-def _remove_noise(soup: BeautifulSoup) -> None:
+def _remove_noise(soup: BeautifulSoup, hidden_by_css: list[_Selector] = ()) -> None:
     """Delete page furniture, hidden elements and the <title> text.
 
     Comments need no removal here: the line walk skips every non-text string.
@@ -550,7 +782,7 @@ def _remove_noise(soup: BeautifulSoup) -> None:
         for child in list(parent.children):
             if not isinstance(child, Tag):
                 continue
-            if child.name in _DROPPED_TAGS or _is_hidden(child):
+            if child.name in _DROPPED_TAGS or _is_hidden(child) or any(_matches(child, sel) for sel in hidden_by_css):
                 child.decompose()
                 continue
             if child.name == "title":
@@ -573,17 +805,114 @@ def _is_hidden(tag: Tag) -> bool:
     if isinstance(aria, str) and aria.strip().lower() == "true":
         return True
     style = tag.get("style")
-    if isinstance(style, str):
-        compact = re.sub(r"\s+", "", style.lower())
-        return "display:none" in compact or "visibility:hidden" in compact
-    return False
+    return isinstance(style, str) and _style_hides(style)
+
+
+# Declarations that keep text from being seen: not displayed, invisible, no size, fully
+# transparent, moved far off screen, or clipped to nothing (the "visually hidden" pattern).
+_HIDING_DECLARATIONS = re.compile(
+    r"(?:^|;)(?:display:none|visibility:(?:hidden|collapse)|font-size:0(?:\.0*)?(?:px|em|rem|pt|%)?(?:!important)?(?:;|$)"
+    r"|opacity:0(?:\.0*)?(?:!important)?(?:;|$)|color:transparent|(?:left|top|right|text-indent|margin-left|margin-top):-\d{4,}"
+    r"|clip:rect\(0|clip-path:inset\(50%)"
+)
+
+
+def _style_hides(style: str) -> bool:
+    return bool(_HIDING_DECLARATIONS.search(re.sub(r"\s+", "", style.lower())))
+
+
+class _Selector(NamedTuple):
+    tag: str | None
+    classes: frozenset[str]
+    id: str | None
+
+
+_SIMPLE_SELECTOR = re.compile(r"^([a-z][a-z0-9-]*)?((?:[.#][\w-]+)*)$", re.IGNORECASE)
+
+
+def _stylesheet_hidden(soup: BeautifulSoup) -> list[_Selector]:
+    """The simple selectors (``tag``, ``.class``, ``#id``, ``tag.class#id``) that the page's
+    own <style> rules hide. Rules inside @media and other at-rules are skipped (a print
+    style hides nothing on screen), as are compound selectors the loader cannot match."""
+    found: list[_Selector] = []
+    for style in soup.find_all("style"):
+        css = re.sub(r"/\*.*?\*/", "", style.get_text(), flags=re.DOTALL)
+        for prelude, block in _top_level_rules(css):
+            if prelude.startswith("@") or not _style_hides(block):
+                continue
+            for selector in prelude.split(","):
+                match = _SIMPLE_SELECTOR.match(selector.strip())
+                if not match or not (match.group(1) or match.group(2)):
+                    continue
+                parts = re.findall(r"([.#])([\w-]+)", match.group(2))
+                ids = [name for kind, name in parts if kind == "#"]
+                found.append(
+                    _Selector(
+                        match.group(1).lower() if match.group(1) else None,
+                        frozenset(name for kind, name in parts if kind == "."),
+                        ids[0] if ids else None,
+                    )
+                )
+    return found
+
+
+def _top_level_rules(css: str) -> list[tuple[str, str]]:
+    """(prelude, block) of each top-level rule; an at-rule's nested rules stay in its block."""
+    rules, depth, start, prelude = [], 0, 0, ""
+    for i, char in enumerate(css):
+        if char == "{":
+            if depth == 0:
+                prelude, start = css[start:i].strip(), i + 1
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                rules.append((prelude, css[start:i]))
+                start = i + 1
+        elif char == ";" and depth == 0:  # @import ...; and the like
+            start = i + 1
+    return rules
+
+
+def _matches(tag: Tag, selector: _Selector) -> bool:
+    if selector.tag and tag.name != selector.tag:
+        return False
+    if selector.id and tag.get("id") != selector.id:
+        return False
+    if selector.classes:
+        classes = tag.get("class") or []
+        classes = classes.split() if isinstance(classes, str) else classes
+        if not selector.classes <= set(classes):
+            return False
+    return True
 
 
 def _content_root(soup: BeautifulSoup) -> Tag:
-    """The element holding the article: the largest <article>, else <main>, else <body>."""
-    articles = sorted(soup.find_all("article"), key=lambda t: len(t.get_text(strip=True)), reverse=True)
-    candidates = [*articles, *soup.find_all("main"), soup.body, soup]
+    """The element holding the article: the largest <article>, else <main>, else <body>.
+
+    An <article> inside another is never larger than it, and a <main> inside another has
+    text only if the outer one has, so only the outermost ones are measured: measuring
+    each of 30,000 nested ones would be quadratic.
+    """
+    articles = sorted(_outermost(soup, "article"), key=lambda t: len(t.get_text(strip=True)), reverse=True)
+    candidates = [*articles, *_outermost(soup, "main"), soup.body, soup]
     return next(c for c in candidates if c is not None and (c is soup or c.get_text(strip=True)))
+
+
+def _outermost(root: Tag, name: str) -> list[Tag]:
+    """The ``name`` tags not inside another one, in document order (iteratively)."""
+    found: list[Tag] = []
+    stack = [iter(root.children)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node, Tag):
+            if node.name == name:
+                found.append(node)
+            else:
+                stack.append(iter(node.children))
+    return found
 
 
 def _is_text_node(node: object) -> bool:
@@ -759,9 +1088,11 @@ def _feed_item(value: object) -> _FeedItem | str:
         raw = value.get("content")
     if not (isinstance(raw, str) and raw.strip()):
         return "no 'text' or 'content'"
-    text = _normalise(raw)
+    text = _without_injections(_normalise(raw))
+    if not text.strip():
+        return _ONLY_INJECTED
     return _FeedItem(
-        title=_optional_str(value.get("title")) or _first_line(text),
+        title=_clean_title(_optional_str(value.get("title"))) or _first_line(text),
         text=text,
         url=_optional_str(value.get("url")),
         published=_first_date([value.get("published"), value.get("date")]),

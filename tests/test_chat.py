@@ -300,3 +300,9 @@ def test_chat_with_an_unavailable_provider_is_one_line(tmp_path, sample_index):
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "openai", index=sample_index)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: provider 'openai' needs OPENAI_API_KEY")
+
+
+def test_a_question_of_invisible_characters_is_empty(searcher, settings):  # noqa: F811
+    session = extractive_session(searcher, settings)
+    with pytest.raises(QuestionError, match="empty question"):
+        answer_of(session.ask("\u200b\u200d\ufeff \u2066"))
