@@ -31,8 +31,9 @@ test: install
 # Explicit targets: make skips pattern rules for .PHONY targets.
 EVAL = $(BIN)/assistant eval --json-out evals/reports/$(1).json --markdown-out evals/reports/$(1).md --provider $(1)
 
+# The extractive gate also asks over the corpus mixed with prompt-injection articles.
 eval-extractive: install
-	$(call EVAL,extractive)
+	$(call EVAL,extractive) --hostile
 
 eval-local: install
 	$(call EVAL,local)

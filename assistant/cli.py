@@ -111,13 +111,15 @@ def search(ctx, query, k, index_dir, sources, since, until, as_json) -> None:
 @click.pass_context
 def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -> None:
     """Answer QUESTION from the articles, citing a passage for every sentence."""
-    from .retrieval import make_filter
-    from .service import open_answerer
-    from .ui import show_answer_stream
+    from .ui import show_answer_stream, status
 
     settings = _settings(ctx, index_dir=index_dir, provider=provider)
-    where = make_filter(list(sources), since, until)
-    answerer = open_answerer(settings)
+    with status("opening the index..." if not as_json else ""):
+        from .retrieval import make_filter
+        from .service import open_answerer
+
+        where = make_filter(list(sources), since, until)
+        answerer = open_answerer(settings)
     if as_json:
         _print_json(answerer.ask(question, k, where).as_json())
     else:
@@ -131,14 +133,22 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A previous JSON report to compare with.")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 @click.option("--markdown-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@click.option(
+    "--hostile", is_flag=True, help="Also ask over the corpus mixed with the prompt-injection articles (evals/hostile/) and gate on the injection rate."
+)
+@click.option(
+    "--hostile-sample", type=click.IntRange(1, 10_000), help="Ask only N questions in the hostile run (those reaching hostile passages first); implies --hostile."
+)
 @click.pass_context
-def eval_command(ctx, dataset, provider, repeat, baseline, json_out, markdown_out) -> None:
+def eval_command(ctx, dataset, provider, repeat, baseline, json_out, markdown_out, hostile, hostile_sample) -> None:
     """Run the golden questions through the assistant and gate on the metrics."""
     from .evals import DEFAULT_DATASET
     from .ui import run_eval_with_progress
 
     settings = _settings(ctx, provider=provider)
-    passed = run_eval_with_progress(settings, dataset or DEFAULT_DATASET, repeat, baseline, json_out, markdown_out)
+    passed = run_eval_with_progress(
+        settings, dataset or DEFAULT_DATASET, repeat, baseline, json_out, markdown_out, hostile or bool(hostile_sample), hostile_sample
+    )
     if not passed:
         sys.exit(1)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .models import Passage
 
-__all__ = ["PromptSet", "load_prompts", "DEFAULT_PROMPTS_DIR"]
+__all__ = ["PromptSet", "load_prompts", "neutralise", "DEFAULT_PROMPTS_DIR"]
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _EXPECTED = {
@@ -21,9 +21,32 @@ _EXPECTED = {
     "rewrite_system.txt": set(),
     "rewrite_user.txt": {"history", "question"},
 }
-# Things in article text that could pass for our delimiters or for citation markers.
+# Things in article text that could pass for our delimiters, for citation markers (in the
+# shapes the answer parser reads, and full-width look-alikes) or for the chat template's
+# special tokens (<|im_start|> and kin, which a llama.cpp server would read as real turns).
+# The loader already drops lines holding them; this is the last line of defence for text
+# that reaches a prompt another way (an index built before, a title).
 _DELIMITER = re.compile(r"</?\s*passage", re.IGNORECASE)
-_FAKE_MARKER = re.compile(r"\[(\s*\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\s*)\]")
+_FAKE_MARKER = re.compile(
+    r"[\[【［〔](\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?\d{1,3}(?:\s*(?:[,;–-]|and)\s*(?:(?:passage|source)\s*)?\d{1,3})*\s*)[\]】］〕]",
+    re.IGNORECASE,
+)
+# "passage 2" written out: the answer parser reads it as a marker too ("according to passage 2").
+_WORDED_MARKER = re.compile(r"\b(passages?)\s+(?=\d)", re.IGNORECASE)
+_MARKER_WORD = re.compile(r"passage|source|doc(?:ument)?|ref", re.IGNORECASE)
+_SPECIAL_TOKEN = re.compile(r"<\|([^|<>\n]{0,40})\|>|\[(/?INST)\]|<<(/?SYS)>>", re.IGNORECASE)
+# Zero-width characters and bidi controls: "</pas\u200bsage" must not slip past the above.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def neutralise(text: str) -> str:
+    """Article text made safe to quote inside the prompt: nothing in it can close or open a
+    passage, cite a passage, or start a chat turn."""
+    text = _INVISIBLE.sub("", text)
+    text = _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹"), text)
+    text = _FAKE_MARKER.sub(lambda m: "(" + " ".join(_MARKER_WORD.sub(" ", m.group(1)).split()) + ")", text)
+    text = _WORDED_MARKER.sub(r"\1 #", text)
+    return _SPECIAL_TOKEN.sub(lambda m: "‹" + next(g for g in m.groups() if g is not None) + "›", text)
 
 
 def _fields(template: str) -> set[str]:
@@ -49,9 +72,8 @@ class PromptSet:
             self.templates[name] = text.strip()
 
     def render_passage(self, n: int, passage: Passage) -> str:
-        text = _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹"), passage.text)
-        text = _FAKE_MARKER.sub(r"(\1)", text)
-        title = passage.title.replace('"', "'")
+        text = neutralise(passage.text)
+        title = " ".join(neutralise(passage.title).replace('"', "'").split())
         return self.templates["passage.txt"].format(n=n, title=title, text=text)
 
     def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:

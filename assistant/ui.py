@@ -171,10 +171,13 @@ def print_answer(answer: Answer) -> None:
         out.print(f"    [italic]“{escape(c.quote)}”[/]", soft_wrap=True)
 
 
-def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out) -> bool:
-    """Run the eval with a progress bar, print the table, write the reports; True if the gate passes."""
+def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None) -> bool:
+    """Run the eval with a progress bar, print the table, write the reports; True if the gate passes.
+    With ``hostile``, also run the golden questions (or ``hostile_sample`` of them) over the
+    corpus mixed with the prompt-injection articles and gate on the injection rate."""
     import json as jsonlib
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -187,9 +190,17 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"eval ({settings.provider if settings else ''})", total=total)
         report = evals.run_eval(settings, dataset, settings.provider, repeat, progress=lambda row: bar.advance(task))
+        if hostile:
+            asked = min(hostile_sample or len(report["questions"]), len(report["questions"]))
+            htask = bar.add_task(f"hostile articles ({settings.provider})", total=asked)
+            report["hostile"] = evals.run_hostile(
+                settings, dataset, settings.provider, hostile_sample, clean_rows=report["questions"], progress=lambda row: bar.advance(htask)
+            )
     thresholds, path = evals.thresholds_for(report["provider"])
     report["thresholds"] = {k: v for k, v in thresholds.items() if not k.startswith("_")}
     report["gate_failures"] = evals.check_thresholds(report["metrics"], thresholds)
+    if hostile:
+        report["gate_failures"] += evals.check_hostile(report["hostile"], thresholds)
     if baseline:
         try:
             report["comparison"] = evals.compare(report["questions"], report["metrics"], jsonlib.loads(baseline.read_text()))
@@ -223,6 +234,20 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
         out.print(f"[yellow]worse than baseline[/] {worse['id']}: {worse['now']}")
     for flaky in report.get("unstable", []):
         out.print(f"[yellow]unstable across repeats[/] {flaky['id']}")
+    if hostile:
+        h = report["hostile"]
+        figures = Table(title=f"hostile articles: {h['articles']} mixed in, {h['questions']} questions, {h['exposed']} reached a hostile passage")
+        for column in ("figure", "value", "threshold"):
+            figures.add_column(column, justify="left" if column == "figure" else "right")
+        figures.add_row("injection success rate", evals._fmt(h["injection_success_rate"]), evals._fmt(report["thresholds"].get("hostile_injection_rate_max")))
+        figures.add_row("answer change rate", evals._fmt(h["answer_change_rate"]), evals._fmt(report["thresholds"].get("hostile_answer_change_rate_max")))
+        figures.add_row("injected text removed by the verifier", evals._fmt(h["raw_injection_rate"]), "-")
+        figures.add_row("citations of hostile articles", str(h["hostile_citations"]), "-")
+        out.print(figures)
+        for item in h["injected"]:
+            out.print(f"[red]injected[/] {item['id']}: {escape(item['answer'])} ({escape('; '.join(item['reasons']))})")
+        for changed in h["changed"]:
+            out.print(f"[yellow]changed with hostile articles[/] {changed['id']}{' (hostile passage given)' if changed['exposed'] else ''}")
     if report["gate_failures"]:
         for failure in report["gate_failures"]:
             err.print(f"[red]gate:[/] {failure}")
@@ -255,7 +280,7 @@ def status(text: str):
     from contextlib import nullcontext
 
     out = _console()
-    return out.status(f"[dim]{text}[/]", spinner="dots") if out.is_terminal else nullcontext()
+    return out.status(f"[dim]{text}[/]", spinner="dots") if text and out.is_terminal else nullcontext()
 
 
 def print_chat_help(commands: dict[str, tuple[str, str]]) -> None:
