@@ -181,6 +181,11 @@ def _prompt(colour: bool) -> str:
 
 def run_interactive(settings: Settings, session_factory: Callable[[], ChatSession], stdin: TextIO = sys.stdin) -> int:
     """The terminal chat; returns the exit code."""
+    import signal
+
+    # Ctrl-C must stop an answer even when the chat inherited "ignore SIGINT" (as a shell's
+    # background jobs do, and Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _check_index_exists(settings)
     history = _LineHistory(settings.chat_history_file)
     loading = _Loading(session_factory)
