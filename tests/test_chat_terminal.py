@@ -99,7 +99,11 @@ def test_a_conversation_in_a_terminal(index):
         assert len(server.chat_requests) == requests_before  # the extractive provider answered
 
         # Ctrl-C at the prompt only clears the line
+        # (wait for the echo first, as a person would: a Ctrl-C that lands in the same
+        # instant as the keys it follows flushes them unread, and CPython's readline only
+        # notices a signal that interrupts its wait)
         child.send("half a question")
+        child.expect_exact("half a question")
         child.sendintr()
         child.expect_exact(PROMPT)
         child.sendline("/quit")
