@@ -8,7 +8,6 @@ final answer shown, with its citations, is always the verified one.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence, Union
@@ -19,6 +18,7 @@ from .citations import REFUSAL_TEXT, verify
 from .config import Settings
 from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
+from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, SearchHit
 from .providers import Provider
 from .retrieval import Searcher
@@ -69,15 +69,11 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
     return tuple(sorted(chosen[:k], key=hits.index))
 
 
-# Characters that take no room on screen: a question made only of them is empty.
-_INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
-
-
 def check_question(question: str, max_chars: int) -> str:
     """The question, stripped; a :class:`QuestionError` if there is nothing to ask or far
     too much (a pasted article is not a question)."""
     question = question.strip()
-    if not _INVISIBLE.sub("", question).strip():
+    if not strip_invisible(question).strip():  # invisible characters only: nothing to ask
         raise QuestionError("empty question: type a question about the articles")
     if len(question) > max_chars:
         raise QuestionError(

@@ -8,7 +8,6 @@ in :mod:`assistant.chat_terminal`; nothing here prints.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
@@ -34,7 +33,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quit": ("", "leave (Ctrl-D does too)"),
 }
 _ALIASES = {"exit": "quit", "q": "quit", "?": "help", "h": "help"}
-_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
 class ChatCommandError(AssistantError):
@@ -106,7 +104,9 @@ class ArticleView:
 
 def answer_for_history(answer: Answer) -> str:
     """The answer as the next rewrite sees it: the verified text without markers."""
-    return _MARKER.sub("", answer.text).strip()
+    from .citations import strip_markers
+
+    return strip_markers(answer.text).strip()
 
 
 def stitch_article(passages: list[Passage]) -> tuple[str, int]:

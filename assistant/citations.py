@@ -22,7 +22,7 @@ from .chunking import split_sentences
 from .lexical import tokenize
 from .models import AnswerSentence, Citation, Passage, Repairs
 
-__all__ = ["parse_answer", "verify", "Verified", "is_refusal", "support_units", "REFUSAL_TEXT"]
+__all__ = ["parse_answer", "verify", "Verified", "is_refusal", "strip_markers", "support_units", "REFUSAL_TEXT"]
 
 REFUSAL_TEXT = "The articles do not say."
 
@@ -54,6 +54,15 @@ _REFUSAL = re.compile(
 
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
+
+
+_SPACED_MARKER = re.compile(r"\s*" + _MARKER.pattern, re.IGNORECASE)
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its citation markers ("[1]", "[2, 3]", "[passage 4]"): how a model's
+    text shows before its citations are verified, and how an answer is kept in the history."""
+    return _SPACED_MARKER.sub("", text)
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from bs4 import BeautifulSoup, ParserRejectedMarkup
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from .errors import BinaryFile, EmptyArticle, LoaderError, MalformedFile, UnsupportedFile
+from .invisible import LAYOUT_CONTROLS
 from .models import Article
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadResult", "load_file", "discover"]
@@ -294,12 +295,9 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
 
 
-# Characters that change what a word is without showing: zero-width space, non-joiner and
-# joiner, word joiner and invisible operators, BOM, and the bidi controls that can make text
-# read differently from how it is stored. ("ig\u200bnore" must read as "ignore" to
-# everything downstream.) Soft hyphens are typography and stay; the injection check reads
-# past them.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Zero-width and bidi controls go ("ig\u200bnore" must read as "ignore" to everything
+# downstream); soft hyphens are typography and stay, and the injection check reads past them.
+_INVISIBLE = LAYOUT_CONTROLS
 _SOFT_HYPHEN = "\u00ad"
 
 

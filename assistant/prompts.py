@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
+from .invisible import strip_invisible
 from .models import Passage
 
 __all__ = ["PromptSet", "load_prompts", "neutralise", "DEFAULT_PROMPTS_DIR"]
@@ -35,14 +36,12 @@ _FAKE_MARKER = re.compile(
 _WORDED_MARKER = re.compile(r"\b(passages?)\s+(?=\d)", re.IGNORECASE)
 _MARKER_WORD = re.compile(r"passage|source|doc(?:ument)?|ref", re.IGNORECASE)
 _SPECIAL_TOKEN = re.compile(r"<\|([^|<>\n]{0,40})\|>|\[(/?INST)\]|<<(/?SYS)>>", re.IGNORECASE)
-# Zero-width characters and bidi controls: "</pas\u200bsage" must not slip past the above.
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def neutralise(text: str) -> str:
     """Article text made safe to quote inside the prompt: nothing in it can close or open a
     passage, cite a passage, or start a chat turn."""
-    text = _INVISIBLE.sub("", text)
+    text = strip_invisible(text)  # "</pas\u200bsage" must not slip past the patterns below
     text = _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹"), text)
     text = _FAKE_MARKER.sub(lambda m: "(" + " ".join(_MARKER_WORD.sub(" ", m.group(1)).split()) + ")", text)
     text = _WORDED_MARKER.sub(r"\1 #", text)

@@ -99,13 +99,6 @@ def print_stats(figures: dict) -> None:
     _console().print(table)
 
 
-def _strip_markers(text: str) -> str:
-    """Streamed text without the model's raw [n] markers: they are not verified yet."""
-    import re
-
-    return re.sub(r"\s*\[[^\]]{0,20}\]", "", text)
-
-
 def show_answer_stream(events) -> Answer:
     """Stream the provider's text while it is written (on a terminal), then replace it with
     the verified answer and its citations. Off a terminal only the verified answer prints.
@@ -132,6 +125,8 @@ def show_answer_stream(events) -> Answer:
         from rich.spinner import Spinner
         from rich.text import Text
 
+        from .citations import strip_markers
+
         written = ""
         status = Spinner("dots", text=Text("searching the articles...", style="dim"), style="dim")
         with Live(status, console=out, transient=True, refresh_per_second=12) as live:
@@ -142,7 +137,7 @@ def show_answer_stream(events) -> Answer:
                     status.update(text=Text(f"reading {len(event.hits)} passages...", style="dim"))
                 elif isinstance(event, Piece):
                     written += event.text
-                    live.update(Text(_strip_markers(written), style="dim"))
+                    live.update(Text(strip_markers(written), style="dim"))  # not verified yet
                 elif isinstance(event, Done):
                     answer = event.answer
     print_answer(answer)
@@ -241,6 +236,11 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
             figures.add_column(column, justify="left" if column == "figure" else "right")
         figures.add_row("injection success rate", evals._fmt(h["injection_success_rate"]), evals._fmt(report["thresholds"].get("hostile_injection_rate_max")))
         figures.add_row("answer change rate", evals._fmt(h["answer_change_rate"]), evals._fmt(report["thresholds"].get("hostile_answer_change_rate_max")))
+        figures.add_row(
+            "changed by the injection (vs defanged)",
+            evals._fmt(h.get("injection_change_rate")),
+            evals._fmt(report["thresholds"].get("hostile_injection_change_rate_max")),
+        )
         figures.add_row("injected text removed by the verifier", evals._fmt(h["raw_injection_rate"]), "-")
         figures.add_row("citations of hostile articles", str(h["hostile_citations"]), "-")
         out.print(figures)

@@ -91,9 +91,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--providers", default="extractive,local,openai")
     parser.add_argument("--out", type=Path, default=Path("bench/results/answer_latency.json"))
+    parser.add_argument(
+        "--focus-tokens", type=int, default=None, help="passage_focus_tokens for model providers (default: the setting's default)."
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="assistant-answer-bench-"))
     base = load_settings(env={}, index_dir=work / "index")
+    if args.focus_tokens is not None:
+        base = base.model_copy(update={"passage_focus_tokens": args.focus_tokens})
     embeddings = MiniLMEmbeddings()
     ingest([Path("articles")], base, embeddings=embeddings)
     prompts = load_prompts(DEFAULT_PROMPTS_DIR)
@@ -124,6 +129,7 @@ def main() -> None:
         repairs = {k: sum(r["repairs"][k] for r in rows) for k in rows[0]["repairs"]}
         results[name] = {
             "setup_s": round(setup_s, 2),
+            "passage_focus_tokens": settings.passage_focus_tokens,
             "retrieve_p50_s": p50(rows, "retrieve_s"),
             "prompt_p50_ms": p50(rows, "prompt_ms"),
             "first_token_cold_s": cold["first_token_s"],

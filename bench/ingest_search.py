@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from newsgen import generate, queries  # noqa: E402
+from profiling import as_report, print_report, profile  # noqa: E402
 
 from assistant.chunking import ChunkSizes, chunk_article  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
@@ -108,6 +109,11 @@ def main() -> None:
         help="Embed only each passage's first 24 words (about 6x faster), to build a 100k index for the search "
         "figures in minutes; search cost does not depend on what the vectors encode. Throughputs are then of that.",
     )
+    parser.add_argument(
+        "--profile-ingest",
+        action="store_true",
+        help="Also ingest the articles once more, into a second index, under cProfile, and report where the time goes.",
+    )
     parser.add_argument("--chroma-server", action="store_true", help="Store in a `chroma run` server started on 127.0.0.1.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/ingest_search.json"))
     args = parser.parse_args()
@@ -155,6 +161,13 @@ def main() -> None:
         "bm25": timed(lambda q: store.lexical.search(q, depth), qs),
         "hybrid": timed(lambda q: searcher.search(q, settings.search_k), qs),
     }
+    # where a hybrid query's time goes (after the timing above, so profiling does not slow it)
+    search_profile = as_report(*profile(lambda: [searcher.search(q, settings.search_k) for q in qs]))
+    search_profile["queries"] = len(qs)
+    ingest_profile = None
+    if args.profile_ingest:
+        second = settings.model_copy(update={"index_dir": work / "index-profiled"})
+        ingest_profile = as_report(*profile(lambda: ingest([work / "articles"], second, embeddings=embedder)))
     results = {
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         "settings_fingerprint": settings.fingerprint(),
@@ -178,6 +191,8 @@ def main() -> None:
             }
             for name, v in latencies.items()
         },
+        "search_profile": search_profile,
+        **({"ingest_profile": ingest_profile} if ingest_profile else {}),
     }
     if args.langchain:
         from langchain_recipe import run as run_recipe
@@ -199,6 +214,9 @@ def main() -> None:
     print(f"| peak RSS | {results['peak_rss_mb']} MB |")
     for name, row in results["search_ms"].items():
         print(f"| {name} latency | p50 {row['p50']} ms, p95 {row['p95']} ms, p99 {row['p99']} ms |")
+    print_report(f"where {len(qs)} hybrid queries spend their time (cProfile, own time)", search_profile)
+    if ingest_profile:
+        print_report(f"where ingesting {results['passages']:,} passages spends its time (cProfile, own time)", ingest_profile)
     if "langchain" in results:
         print_comparison(results)
     print(f"\nwritten to {args.out}")

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,16 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def ingest_sample(folder: Path) -> Path:
+    """The sample article ingested by the real CLI into ``folder/index`` (embeddings cached
+    in ``folder/cache``); returns ``folder``."""
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "ingest", str(SAMPLE), "--index", str(folder / "index")],
+        check=True, capture_output=True, env={**os.environ, "ASSISTANT_CACHE_DIR": str(folder / "cache")},
+    )  # fmt: skip
+    return folder
 
 
 def free_port() -> int:

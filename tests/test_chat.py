@@ -21,7 +21,7 @@ from assistant.prompts import load_prompts
 from assistant.providers import ChatProvider, make_provider
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, ingest_sample
 from .test_answer import ScriptedProvider, searcher  # noqa: F401  (the fixture)
 
 DECLINED = "declined to comment on whether it has ever maintained a relationship with the PLA"
@@ -233,12 +233,7 @@ def chat(tmp_path, stdin: str, *args, index=None):
 
 @pytest.fixture(scope="module")
 def sample_index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("chat-index")
-    subprocess.run(
-        [sys.executable, "-m", "assistant", "ingest", str(SAMPLE), "--index", str(folder / "index")],
-        check=True, capture_output=True, env={**os.environ, "ASSISTANT_CACHE_DIR": str(folder / "cache")},
-    )  # fmt: skip
-    return folder / "index"
+    return ingest_sample(tmp_path_factory.mktemp("chat-index")) / "index"
 
 
 def test_piped_json_is_one_line_per_question_in_the_ask_shape(tmp_path, sample_index):

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
-from .conftest import SAMPLE
+from .conftest import ingest_sample
 from .fault_server import FaultServer
 
 pexpect = pytest.importorskip("pexpect")
@@ -24,12 +23,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pty")
-    subprocess.run(
-        [sys.executable, "-m", "assistant", "ingest", str(SAMPLE), "--index", str(folder / "index")],
-        check=True, capture_output=True, env={**os.environ, "ASSISTANT_CACHE_DIR": str(folder / "cache")},
-    )  # fmt: skip
-    return folder
+    return ingest_sample(tmp_path_factory.mktemp("pty"))
 
 
 def spawn(folder, server: FaultServer):
