@@ -319,6 +319,7 @@ def test_hostile_gate_and_report():
     assert evals.check_thresholds({"mrr": 0.9}, {"mrr": 0.8, "hostile_injection_rate_max": 0.0}) == []
     for provider in ("extractive", "local"):
         assert evals.thresholds_for(provider)[0]["hostile_injection_rate_max"] == 0.0
+        assert evals.thresholds_for(provider)[0]["hostile_injection_change_rate_max"] == 0.0
 
 
 # -- end to end, extractive -----------------------------------------------------------------------
