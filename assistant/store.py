@@ -30,6 +30,8 @@ _FORMAT = 1
 # Files that may sit in an index folder before anything was ingested (the repo's index/).
 _MARKER_TMP = _MARKER + ".tmp"
 _ALLOWED_IN_FRESH_FOLDER = {".gitignore", "README.md", ".lock", _MARKER_TMP}
+# Most values in one `$in` filter: SQLite limits the variables of a statement.
+_IN_LIMIT = 500
 
 
 def _one_line(exc: BaseException) -> str:
@@ -343,15 +345,18 @@ class PassageStore:
 
     def articles(self, paths: list[str] | None = None) -> dict[str, ArticleRecord]:
         """Articles in the store (only those from ``paths`` when given)."""
-        where = None
-        if paths is not None:
-            if not paths:
-                return {}
-            where = {"path": {"$in": sorted(set(paths))}}
+        if paths is None:
+            wheres: list[dict | None] = [None]
+        else:
+            # SQLite caps the variables of one statement, so a folder of 50,000 articles
+            # is looked up a slice at a time.
+            wanted = sorted(set(paths))
+            wheres = [{"path": {"$in": wanted[i : i + _IN_LIMIT]}} for i in range(0, len(wanted), _IN_LIMIT)]
         grouped: dict[str, list[tuple[str, dict]]] = {}
-        for batch in self._pages(["metadatas"], where):
-            for chunk_id, meta in zip(batch["ids"], batch["metadatas"]):
-                grouped.setdefault(meta["article_id"], []).append((chunk_id, meta))
+        for where in wheres:
+            for batch in self._pages(["metadatas"], where):
+                for chunk_id, meta in zip(batch["ids"], batch["metadatas"]):
+                    grouped.setdefault(meta["article_id"], []).append((chunk_id, meta))
         records = {}
         for article_id, rows in grouped.items():
             hashes = {m["content_hash"] for _, m in rows}

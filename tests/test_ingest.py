@@ -51,6 +51,17 @@ def test_first_ingest_then_nothing_to_do(tmp_path, settings, counting):
     assert open_store(settings).count() == first.chunks
 
 
+def test_looking_up_a_folder_of_fifty_thousand_articles(tmp_path, settings, counting):
+    # Ingest looks up every loaded file's articles in one call; SQLite caps the variables of
+    # one statement (the 100k-passage benchmark failed here with "too many SQL variables").
+    folder = corpus(tmp_path)
+    ingest([folder], settings, embeddings=counting)
+    store = open_store(settings)
+    real = sorted(r.path for r in store.articles().values())
+    found = store.articles([f"/elsewhere/article-{i}.txt" for i in range(50_000)] + real)
+    assert sorted(r.path for r in found.values()) == real and all(r.complete for r in found.values())
+
+
 def test_changed_article_replaces_its_passages(tmp_path, settings, counting):
     folder = corpus(tmp_path)
     ingest([folder], settings, embeddings=counting)
