@@ -17,6 +17,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("chunking and token counts", ("assistant/chunking.py", "assistant/tokens.py", "tiktoken")),
     ("loading files", ("assistant/documents.py", "bs4", "codecs", "charset")),
     ("numpy", ("numpy",)),
+    # with a Chroma server: the client's wait for the HTTP answer
+    ("HTTP to the Chroma server (waiting on the socket)", ("socket", "httpx", "httpcore", "h11", "selectors", "ssl.py")),
 )
 
 
