@@ -69,16 +69,6 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
     return tuple(sorted(chosen[:k], key=hits.index))
 
 
-def _reading_order(hits: Sequence[SearchHit]) -> tuple[SearchHit, ...]:
-    """``hits`` article by article (the article of the best hit first), each article's in
-    the order of its text: questions given the same passages then give the model the same
-    prompt, whose reading llama.cpp keeps cached."""
-    first_rank: dict[str, int] = {}
-    for rank, hit in enumerate(hits):
-        first_rank.setdefault(hit.passage.article_id, rank)
-    return tuple(sorted(hits, key=lambda h: (first_rank[h.passage.article_id], h.passage.start)))
-
-
 def check_question(question: str, max_chars: int) -> str:
     """The question, stripped; a :class:`QuestionError` if there is nothing to ask or far
     too much (a pasted article is not a question)."""
@@ -98,29 +88,6 @@ class Answerer:
         self.provider = provider
         self.settings = settings
         self.rewrite = rewriter or make_rewriter(settings, provider)
-
-    def warm_up(self) -> None:
-        """Get the provider ready before the first question. When the whole index holds no
-        more passages than a question is given, every question reads all of them, in the
-        same order: a model provider reads them now."""
-        from .providers import ChatProvider
-
-        passages: list = []
-        if self._reads_whole_index(self.settings.answer_k):
-            everything = [SearchHit(p, 0.0) for p in self.searcher.store.all_passages()]
-            passages = [h.passage for h in _reading_order(everything)]
-        self.provider.warm_up(passages)
-
-    def _reads_whole_index(self, k: int) -> bool:
-        """Whether a model provider is given every passage of the index for any question.
-        Those are then given in reading order rather than each question's ranking (on the
-        eval corpus the ranking answers refusable questions better), so the prompt is the
-        same for every question and can be read before the first one."""
-        from .providers import ChatProvider
-
-        if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
-            return False
-        return 0 < self.searcher.store.count() <= k
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
@@ -160,10 +127,7 @@ class Answerer:
 
     def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
-        k = k or self.settings.answer_k
-        hits = _diverse(self.searcher.search(question, 2 * k, where), k)
-        if self._reads_whole_index(k):
-            hits = _reading_order(hits)  # the order warm_up() read them in
+        hits = _diverse(self.searcher.search(question, 2 * (k or self.settings.answer_k), where), k or self.settings.answer_k)
         retrieved = time.perf_counter()
         yield Retrieved(hits)
         timings = {"retrieve_s": retrieved - started}

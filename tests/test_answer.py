@@ -10,8 +10,8 @@ from assistant.answer import Answerer, Done, Piece, Retrieved
 from assistant.config import load_settings
 from assistant.errors import ConfigError, ProviderUnavailable
 from assistant.ingest import ingest
-from assistant.prompts import DEFAULT_PROMPTS_DIR, PromptSet, load_prompts
-from assistant.providers import ChatProvider, Provider, make_provider
+from assistant.prompts import PromptSet, load_prompts
+from assistant.providers import Provider, make_provider
 from assistant.retrieval import Searcher, make_filter
 from assistant.store import PassageStore
 
@@ -191,66 +191,3 @@ def test_follow_up_pronouns_take_the_right_entity():
     company = [Turn("What did Corvane's trial show?", "It cut cases by 71%.")]
     assert rewrite_by_rules("Did it publish its data?", company) == "Did Corvane publish Corvane’s data?"
     assert rewrite_by_rules("Who is John Moolenaar?", company) == "Who is John Moolenaar?"  # stands alone already
-
-
-class RecordingChat(ChatProvider):
-    """A chat provider that records the messages it is sent and what it read in advance."""
-
-    name = "recording"
-    model = "rec"
-
-    def __init__(self, reply: str):
-        super().__init__(load_prompts(DEFAULT_PROMPTS_DIR))
-        self.reply = reply
-        self.sent: list[list[dict]] = []
-        self.warmed: list[str] | None = None
-
-    def stream_messages(self, messages):
-        self.sent.append(messages)
-        yield self.reply
-
-    def warm_up(self, passages=()):
-        self.warmed = [p.chunk_id for p in passages]
-
-
-def test_a_small_index_is_read_in_advance_and_always_in_the_same_order(searcher, settings):
-    # The sample article is 3 passages and a question is given 3: every question reads all
-    # of them, so the model reads them while the chat waits, and each prompt starts with them.
-    store = searcher.store
-    assert 0 < store.count() <= settings.answer_k
-    provider = RecordingChat("Alibaba rejected the White House's claims [1].")
-    answerer = Answerer(searcher, provider, settings)
-    answerer.warm_up()
-    by_position = sorted(store.all_passages(), key=lambda p: p.start)
-    assert provider.warmed == [p.chunk_id for p in by_position]
-    read_in_advance = provider.prompts.messages("", by_position)
-    questions = ["What did Alibaba deny?", "Who is John Moolenaar?", "What is the Salt Typhoon campaign?"]
-    orders = []
-    for question in questions:
-        answer = answerer.ask(question)
-        orders.append([h.passage.chunk_id for h in answer.passages])
-    assert len({tuple(o) for o in orders}) == 1  # not each question's own ranking
-    for messages, question in zip(provider.sent, questions):
-        assert messages[0] == read_in_advance[0]
-        assert messages[1]["content"] == read_in_advance[1]["content"] + question
-    # an index bigger than a question's passages: only the system prompt is read in advance,
-    # and each question's passages come in its own ranking
-    fewer = settings.model_copy(update={"answer_k": store.count() - 1})
-    Answerer(searcher, provider, fewer).warm_up()
-    assert provider.warmed == []
-    for question in questions:
-        ranked = [h.passage.chunk_id for h in searcher.search(question, fewer.answer_k)]
-        assert [h.passage.chunk_id for h in Answerer(searcher, provider, fewer).ask(question).passages] == ranked
-
-
-def test_reading_order_keeps_the_best_article_first_and_each_article_in_text_order(searcher):
-    from dataclasses import replace
-
-    from assistant.answer import _reading_order
-    from assistant.models import SearchHit
-
-    a1, a2, a3 = sorted(searcher.store.all_passages(), key=lambda p: p.start)
-    b1 = replace(a1, article_id="other", chunk_id="other-1", start=0)
-    b2 = replace(a2, article_id="other", chunk_id="other-2", start=500)
-    ranked = [SearchHit(p, 1.0 - i / 10) for i, p in enumerate([a3, b2, a1, b1, a2])]
-    assert [h.passage.chunk_id for h in _reading_order(ranked)] == [p.chunk_id for p in (a1, a2, a3, b1, b2)]

@@ -3,14 +3,14 @@
 1-based); the citation verifier then checks whatever it wrote.
 
 - ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline.
-- ``openai``: OpenAI or any OpenAI-compatible server through the ``openai`` SDK.
+- ``openai``: OpenAI or any OpenAI-compatible server through ``langchain-openai``.
 - ``extractive``: no model; the passage sentences that best answer the question.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 from ..errors import ConfigError
 from ..models import Passage
@@ -33,10 +33,8 @@ class Provider(ABC):
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
 
-    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
-        """Get ready to answer quickly (load a model, read the prompt's fixed opening, and
-        ``passages`` when every question will be given exactly those); by default there is
-        nothing to do."""
+    def warm_up(self) -> None:
+        """Get ready to answer quickly (load a model); by default there is nothing to do."""
 
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""

@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..modelfile import QWEN_1_5B, ensure_model_file
@@ -15,7 +15,6 @@ from . import ChatProvider
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..models import Passage
     from ..prompts import PromptSet
 
 _ENGINES: dict[tuple, object] = {}
@@ -67,11 +66,11 @@ class LocalProvider(ChatProvider):
         self.context = settings.llm_context_tokens
         self.max_tokens = settings.max_answer_tokens
 
-    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
-        """Load the model and run the answer prompt's fixed opening (the system message, and
-        ``passages`` when given) through it once: llama.cpp keeps that prefix cached, so the
-        first real question only has the rest left to read."""
-        for _ in self.stream_messages(self.prompts.messages("", list(passages)), max_tokens=1):
+    def warm_up(self) -> None:
+        """Load the model and run the answer prompt's fixed opening (the system message)
+        through it once: llama.cpp keeps that prefix cached, so the first real question
+        only has its passages and question left to read."""
+        for _ in self.stream_messages(self.prompts.messages("", []), max_tokens=1):
             pass
 
     def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
