@@ -3,7 +3,7 @@
 1-based); the citation verifier then checks whatever it wrote.
 
 - ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline.
-- ``openai``: OpenAI or any OpenAI-compatible server through ``langchain-openai``.
+- ``openai``: OpenAI or any OpenAI-compatible server through the ``openai`` SDK.
 - ``extractive``: no model; the passage sentences that best answer the question.
 """
 
