@@ -89,6 +89,21 @@ class Answerer:
         self.settings = settings
         self.rewrite = rewriter or make_rewriter(settings, provider)
 
+    def warm_up(self) -> None:
+        """Get the provider ready before the first question (run while the user types).
+        When the whole index holds no more passages than a question is given, as with the
+        sample article, every question will read all of them: a model provider reads them
+        now, in reading order, and the local model reuses that reading for each question's
+        own ranking of them (llama.cpp shifts cached chunks into place)."""
+        from .providers import ChatProvider
+
+        passages: list = []
+        store = self.searcher.store
+        if isinstance(self.provider, ChatProvider) and not self.settings.passage_focus_tokens:
+            if 0 < store.count() <= self.settings.answer_k:
+                passages = sorted(store.all_passages(), key=lambda p: (p.article_id, p.start))
+        self.provider.warm_up(passages)
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
 
@@ -127,7 +142,8 @@ class Answerer:
 
     def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
-        hits = _diverse(self.searcher.search(question, 2 * (k or self.settings.answer_k), where), k or self.settings.answer_k)
+        k = k or self.settings.answer_k
+        hits = _diverse(self.searcher.search(question, 2 * k, where), k)
         retrieved = time.perf_counter()
         yield Retrieved(hits)
         timings = {"retrieve_s": retrieved - started}

@@ -168,7 +168,7 @@ class ChatSession:
         """Load what the first answer would otherwise wait for: the embedder, the lexical
         index, the local model and its system prompt. Run while the user types."""
         self.answerer.searcher.search("news", 1)
-        self.answerer.provider.warm_up()
+        self.answerer.warm_up()
 
     def use_provider(self, name: str) -> str:
         """Switch providers for the next answers; the conversation carries over."""

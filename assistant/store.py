@@ -388,6 +388,14 @@ class PassageStore:
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
         }
 
+    def all_passages(self) -> list[Passage]:
+        """Every stored passage (for small indexes: this reads them all)."""
+        return [
+            passage_from_record(cid, doc, meta)
+            for batch in self._pages(["documents", "metadatas"])
+            for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])
+        ]
+
     def article_passages(self, article_id: str) -> list[Passage]:
         """Every stored passage of one article, in reading order."""
         found = [

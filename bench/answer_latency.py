@@ -118,7 +118,7 @@ def main() -> None:
         # typed, then one question. warm_up() before each resets the prompt cache to that.
         first_in_chat = []
         for q in QUESTIONS:
-            provider.warm_up()
+            answerer.warm_up()
             first_in_chat.append(ask_timed(answerer, q, prompts))
         # Questions one after another: the cache also holds the previous question's passages.
         rows = [ask_timed(answerer, q, prompts) for q in QUESTIONS]

@@ -10,8 +10,8 @@ from assistant.answer import Answerer, Done, Piece, Retrieved
 from assistant.config import load_settings
 from assistant.errors import ConfigError, ProviderUnavailable
 from assistant.ingest import ingest
-from assistant.prompts import PromptSet, load_prompts
-from assistant.providers import Provider, make_provider
+from assistant.prompts import DEFAULT_PROMPTS_DIR, PromptSet, load_prompts
+from assistant.providers import ChatProvider, Provider, make_provider
 from assistant.retrieval import Searcher, make_filter
 from assistant.store import PassageStore
 
@@ -191,3 +191,44 @@ def test_follow_up_pronouns_take_the_right_entity():
     company = [Turn("What did Corvane's trial show?", "It cut cases by 71%.")]
     assert rewrite_by_rules("Did it publish its data?", company) == "Did Corvane publish Corvane’s data?"
     assert rewrite_by_rules("Who is John Moolenaar?", company) == "Who is John Moolenaar?"  # stands alone already
+
+
+class RecordingChat(ChatProvider):
+    """A chat provider that records the messages it is sent and what it read in advance."""
+
+    name = "recording"
+    model = "rec"
+
+    def __init__(self, reply: str):
+        super().__init__(load_prompts(DEFAULT_PROMPTS_DIR))
+        self.reply = reply
+        self.sent: list[list[dict]] = []
+        self.warmed: list[str] | None = None
+
+    def stream_messages(self, messages):
+        self.sent.append(messages)
+        yield self.reply
+
+    def warm_up(self, passages=()):
+        self.warmed = [p.chunk_id for p in passages]
+
+
+def test_a_small_index_is_read_in_advance(searcher, settings):
+    # The sample article is 3 passages and a question is given 3: every question reads all
+    # of them, so the model reads them while the chat waits for the first question.
+    store = searcher.store
+    assert 0 < store.count() <= settings.answer_k
+    provider = RecordingChat("Alibaba rejected the White House's claims [1].")
+    answerer = Answerer(searcher, provider, settings)
+    answerer.warm_up()
+    by_position = sorted(store.all_passages(), key=lambda p: p.start)
+    assert provider.warmed == [p.chunk_id for p in by_position]
+    # each question still gets the passages in its own ranking
+    questions = ["What did Alibaba deny?", "Who is John Moolenaar?", "What is the Salt Typhoon campaign?"]
+    for question in questions:
+        ranked = [h.passage.chunk_id for h in searcher.search(question, settings.answer_k)]
+        assert [h.passage.chunk_id for h in answerer.ask(question).passages] == ranked
+        assert sorted(ranked) == sorted(provider.warmed)  # all of them, read in advance
+    # an index bigger than a question's passages: only the system prompt is read in advance
+    Answerer(searcher, provider, settings.model_copy(update={"answer_k": store.count() - 1})).warm_up()
+    assert provider.warmed == []

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..models import Passage
@@ -33,8 +33,10 @@ class Provider(ABC):
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
 
-    def warm_up(self) -> None:
-        """Get ready to answer quickly (load a model); by default there is nothing to do."""
+    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
+        """Get ready to answer quickly (load a model, read the prompt's fixed opening, and
+        ``passages`` when every question will be given exactly those); by default there is
+        nothing to do."""
 
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""

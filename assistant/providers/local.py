@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..modelfile import QWEN_1_5B, ensure_model_file
@@ -15,11 +15,13 @@ from . import ChatProvider
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..models import Passage
     from ..prompts import PromptSet
 
 _ENGINES: dict[tuple, object] = {}
 _ENGINES_LOCK = threading.Lock()
 _DONE = object()
+_CACHE_REUSE_TOKENS = 32
 
 
 def load_engine(model_path: Path, threads: int, context: int, port: int | None = None):
@@ -36,6 +38,10 @@ def load_engine(model_path: Path, threads: int, context: int, port: int | None =
             params.model.path = str(model_path)
             params.n_ctx = context
             params.n_parallel = 1
+            # Reuse cached chunks of at least this many tokens even where they sit at another
+            # place in the new prompt (llama.cpp shifts them): passages read before, in
+            # another order, need not be read again.
+            params.n_cache_reuse = _CACHE_REUSE_TOKENS
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
             params.sampling.temp = 0.0
@@ -66,11 +72,11 @@ class LocalProvider(ChatProvider):
         self.context = settings.llm_context_tokens
         self.max_tokens = settings.max_answer_tokens
 
-    def warm_up(self) -> None:
-        """Load the model and run the answer prompt's fixed opening (the system message)
-        through it once: llama.cpp keeps that prefix cached, so the first real question
-        only has its passages and question left to read."""
-        for _ in self.stream_messages(self.prompts.messages("", []), max_tokens=1):
+    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
+        """Load the model and run the answer prompt's fixed opening (the system message, and
+        ``passages`` when given) through it once: llama.cpp keeps that prefix cached, so the
+        first real question only has the rest left to read."""
+        for _ in self.stream_messages(self.prompts.messages("", list(passages)), max_tokens=1):
             pass
 
     def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
