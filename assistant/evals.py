@@ -570,6 +570,15 @@ def _find_spans(text: str, span: str) -> list[tuple[int, int]]:
     return found
 
 
+def _cut(text: str, ranges: list[tuple[int, int]]) -> str:
+    """``text`` without the (sorted, possibly overlapping) ``ranges``."""
+    kept, last = [], 0
+    for start, end in ranges:
+        kept.append(text[last:start])
+        last = max(last, end)
+    return "".join(kept) + text[last:]
+
+
 def _has_phrase(text: str, phrase: str) -> bool:
     """``phrase`` in ``text``, not inside a longer word ("Paris" is not in "comparison")."""
     return re.search(r"(?<!\w)" + re.escape(_plain(phrase)) + r"(?!\w)", _plain(text)) is not None
@@ -606,11 +615,7 @@ class InjectionCheck:
             text = load_file(article.path).articles[0].text
             ranges = sorted(r for s in article.spans + article.hidden for r in _find_spans(text, s))
             self.forged[str(article.path.resolve())] = (article, ranges)
-            kept, last = [], 0
-            for start, end in ranges:  # the article's own, not injected, text is benign too
-                kept.append(text[last:start])
-                last = max(last, end)
-            benign.append("".join(kept) + text[last:])
+            benign.append(_cut(text, ranges))  # the article's own, not injected, text is benign too
         self.benign = _plain("\n".join(benign))
         self.prompt = _plain(system_prompt.replace(REFUSAL_TEXT, "")) if system_prompt else ""
         self.canaries = [(c, a) for a in hostile for c in a.canaries]
@@ -659,11 +664,7 @@ def write_defanged(hostile: list[HostileArticle], folder: Path) -> list[Path]:
     for hostile_article in hostile:
         article = load_file(hostile_article.path).articles[0]
         ranges = sorted(r for s in hostile_article.spans + hostile_article.hidden for r in _find_spans(article.text, s))
-        kept, last = [], 0
-        for start, end in ranges:
-            kept.append(article.text[last:start])
-            last = max(last, end)
-        body = "".join(kept) + article.text[last:]
+        body = _cut(article.text, ranges)
         front = [f"title: {json.dumps(article.title, ensure_ascii=False)}"]
         if article.published:
             front.append(f"date: {article.published}")
@@ -743,7 +744,6 @@ def run_hostile(
     from that one changed *because of the injection*. (When no injected text survives
     loading, the defanged corpus is the same text and that question needs no asking.)
     ``progress(row)`` is called after each question."""
-    from .documents import load_file
     from .ingest import ingest
     from .prompts import DEFAULT_PROMPTS_DIR, load_prompts
     from .service import open_answerer
@@ -770,10 +770,11 @@ def run_hostile(
 
     # The control: the same articles without their injected text. When the loader has
     # already dropped all of it, the two corpora are the same text, and so are the answers.
-    defanged = write_defanged(hostile, settings.cache_dir / "eval-hostile-defanged")
-    survived = [a.path.name for a, d in zip(hostile, defanged) if load_file(d).articles[0].text != load_file(a.path).articles[0].text]
+    # (the check has located each article's injected text in the article as loaded)
+    survived = [a.path.name for a in hostile if check.forged[str(a.path.resolve())][1]]
     control_answerer = None
     if survived:
+        defanged = write_defanged(hostile, settings.cache_dir / "eval-hostile-defanged")
         control_settings, _ = eval_settings(settings, corpus_files(dataset) + defanged)
         ingest(corpus_files(dataset) + defanged, control_settings)
         control_answerer = open_answerer(control_settings, provider)

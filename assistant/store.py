@@ -388,22 +388,17 @@ class PassageStore:
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
         }
 
-    def all_passages(self) -> list[Passage]:
-        """Every stored passage (for small indexes: this reads them all)."""
+    def all_passages(self, where: dict | None = None) -> list[Passage]:
+        """Every stored passage (matching ``where``); for small indexes, or one article."""
         return [
             passage_from_record(cid, doc, meta)
-            for batch in self._pages(["documents", "metadatas"])
+            for batch in self._pages(["documents", "metadatas"], where)
             for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])
         ]
 
     def article_passages(self, article_id: str) -> list[Passage]:
         """Every stored passage of one article, in reading order."""
-        found = [
-            passage_from_record(cid, doc, meta)
-            for batch in self._pages(["documents", "metadatas"], where={"article_id": article_id})
-            for cid, doc, meta in zip(batch["ids"], batch["documents"], batch["metadatas"])
-        ]
-        return sorted(found, key=lambda p: p.start)
+        return sorted(self.all_passages({"article_id": article_id}), key=lambda p: p.start)
 
     def stored_passages(self, chunk_ids: list[str]) -> dict[str, tuple[Passage, int]]:
         """Stored passages with the passage count their article had when they were written."""
