@@ -171,7 +171,9 @@ class ChatSession:
         self.answerer.warm_up()
 
     def use_provider(self, name: str) -> str:
-        """Switch providers for the next answers; the conversation carries over."""
+        """Switch providers for the next answers; the conversation carries over. The new
+        provider is made ready (a local model loaded) before the switch: one that cannot
+        run here leaves the session answering with the provider it had."""
         from .answer import Answerer
         from .providers import PROVIDER_NAMES, make_provider
 
@@ -179,9 +181,13 @@ class ChatSession:
         if name not in PROVIDER_NAMES:
             raise ChatCommandError(f"unknown provider '{name}': choose one of {', '.join(PROVIDER_NAMES)}")
         searcher = self.answerer.searcher
-        provider = make_provider(self.settings, searcher, name)
-        self.answerer = Answerer(searcher, provider, self.settings)
-        return provider.name
+        try:
+            answerer = Answerer(searcher, make_provider(self.settings, searcher, name), self.settings)
+            answerer.warm_up()
+        except AssistantError as exc:
+            raise ChatCommandError(f"{exc} (still answering with {self.provider_name})") from exc
+        self.answerer = answerer
+        return answerer.provider.name
 
     # -- looking at sources -----------------------------------------------------------
     def _answer(self) -> Answer:
@@ -202,7 +208,9 @@ class ChatSession:
         for citation in answer.citations:
             if citation.n == n:
                 return citation
-        raise ChatCommandError(f"no citation [{n}]: the last answer cites [1] to [{len(answer.citations)}]")
+        count = len(answer.citations)
+        cites = "only [1]" if count == 1 else f"[1] to [{count}]"
+        raise ChatCommandError(f"no citation [{n}]: the last answer cites {cites}")
 
     def source(self, n: int) -> SourceView:
         citation = self._citation(n)

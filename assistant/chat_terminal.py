@@ -54,7 +54,9 @@ def run_command(session: ChatSession, command: Command, as_json: bool = False) -
         if not command.argument:
             ui.print_note(f"answering with: {session.provider_name} (/provider local|openai|extractive switches)")
         else:
-            ui.print_note(f"now answering with: {session.use_provider(command.argument)}")
+            with ui.status(f"getting the {command.argument.strip().lower()} provider ready..."):
+                name = session.use_provider(command.argument)
+            ui.print_note(f"now answering with: {name}")
     elif command.name == "sources":
         answer, cited = session.sources()
         if emit:
@@ -203,6 +205,7 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
         if not line:
             continue
         history.add(line)
+        command = None
         try:
             command = parse_command(line)
             if command is not None and command.name == "quit":
@@ -215,7 +218,10 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
             else:
                 run_command(session, command)
         except KeyboardInterrupt:
-            ui.print_note("(stopped: the answer was cancelled; ask again or /retry)")
+            if command is None or command.name == "retry":
+                ui.print_note("(stopped: the answer was cancelled; ask again or /retry)")
+            else:
+                ui.print_note(f"(stopped: /{command.name} was cancelled)")
         except (IndexError_, ProviderUnavailable):
             raise
         except _RECOVERABLE as exc:

@@ -163,7 +163,8 @@ def print_answer(answer: Answer) -> None:
             f"chars {c.quote_start}–{c.quote_end}[/]",
             soft_wrap=True,
         )
-        out.print(f"    [italic]“{escape(c.quote)}”[/]", soft_wrap=True)
+        quote = escape(c.quote).replace("\n", "\n     ")  # a quote over several lines stays indented
+        out.print(f"    [italic]“{quote}”[/]", soft_wrap=True)
 
 
 def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -81,7 +82,8 @@ def test_source_and_open_show_the_cited_passage_and_its_article(searcher, settin
         assert article.text[around.start : around.end] == around.text  # offsets are the article's own
         assert around.start <= view.passage.start and view.passage.end <= around.end
         assert around.text[around.quote_start - around.start : around.quote_end - around.start] == citation.quote
-    with pytest.raises(ChatCommandError, match=r"no citation \[9\]"):
+    cites = "only [1]" if len(answer.citations) == 1 else f"[1] to [{len(answer.citations)}]"
+    with pytest.raises(ChatCommandError, match=rf"no citation \[9\]: the last answer cites {re.escape(cites)}$"):
         session.source(9)
     cited_answer, cited = session.sources()
     assert set(cited.values()) == {c.n for c in answer.citations}
@@ -132,7 +134,7 @@ def test_a_cancelled_answer_leaves_no_turn_and_stops_the_provider(searcher, sett
     assert session.last_question == "What did Alibaba deny?"  # so /retry can ask it again
 
 
-def test_switching_provider_keeps_the_conversation(searcher, settings):  # noqa: F811
+def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path):  # noqa: F811
     session = ChatSession(Answerer(searcher, ScriptedProvider(["Alibaba rejected the White House’s claims [1]."]), settings), settings)
     answer_of(session.ask("What did Alibaba deny?"))
     assert session.use_provider("extractive") == "extractive"
@@ -140,6 +142,18 @@ def test_switching_provider_keeps_the_conversation(searcher, settings):  # noqa:
     assert answer.provider == "extractive" and "Alibaba" in answer.standalone_question
     with pytest.raises(ChatCommandError, match="unknown provider 'gpt'"):
         session.use_provider("gpt")
+    # a provider that cannot run here (no key, no server configured) is one line, and the
+    # conversation goes on with the provider it had
+    with pytest.raises(ChatCommandError, match=r"needs OPENAI_API_KEY.*\(still answering with extractive\)"):
+        session.use_provider("openai")
+    assert session.provider_name == "extractive"
+    # the same when the provider is made but its model cannot load (a file that is no GGUF)
+    broken = tmp_path / "broken.gguf"
+    broken.write_text("not a model")
+    session.settings = settings.model_copy(update={"local_model_file": broken})
+    with pytest.raises(ChatCommandError, match=r"cannot load the local model .*broken\.gguf.*\(still answering with extractive\)"):
+        session.use_provider("local")
+    assert answer_of(session.ask("Who is John Moolenaar?")).provider == "extractive"
 
 
 def test_empty_and_oversized_questions_are_refused_with_a_reason(searcher, settings):  # noqa: F811
@@ -295,6 +309,11 @@ def test_chat_with_an_unavailable_provider_is_one_line(tmp_path, sample_index):
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "openai", index=sample_index)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: provider 'openai' needs OPENAI_API_KEY")
+    # switching to it mid-conversation is one line too, and the next question is answered
+    proc = chat(tmp_path, "/provider openai\nWhat did Alibaba deny?\n", "--json", "--provider", "extractive", index=sample_index)
+    assert proc.stderr.strip().startswith("error: provider 'openai' needs OPENAI_API_KEY")
+    assert proc.stderr.strip().endswith("(still answering with extractive)")
+    assert json.loads(proc.stdout)["provider"] == "extractive"
 
 
 def test_a_question_of_invisible_characters_is_empty(searcher, settings):  # noqa: F811
