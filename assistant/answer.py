@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
-from .models import Answer, AnswerSentence, SearchHit
+from .models import Answer, AnswerSentence, Passage, SearchHit
 from .providers import Provider
 from .retrieval import Searcher
 from .store import SearchFilter
@@ -69,6 +69,22 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
     return tuple(sorted(chosen[:k], key=hits.index))
 
 
+def _reading_order(passage: Passage) -> tuple[str, int]:
+    return passage.article_id, passage.start
+
+
+def _whole_index_order(ranked: Sequence[Passage]) -> list[Passage]:
+    """The order a model reads the passages in when it is given the whole index: the best
+    first (a small model leans on what it reads first), the others in reading order. Rank
+    order would make one prompt per ordering, each read anew (a chat's first question on
+    the sample article waited 5.8 s for its first token); this way there are as many
+    prompts as passages, and the warm-up reads them all."""
+    if not ranked:
+        return []
+    best = ranked[0]
+    return [best, *sorted((p for p in ranked[1:] if p.chunk_id != best.chunk_id), key=_reading_order)]
+
+
 def check_question(question: str, max_chars: int) -> str:
     """The question, stripped; a :class:`QuestionError` if there is nothing to ask or far
     too much (a pasted article is not a question)."""
@@ -88,21 +104,39 @@ class Answerer:
         self.provider = provider
         self.settings = settings
         self.rewrite = rewriter or make_rewriter(settings, provider)
+        self._asked = False  # once a question is asked, reading ahead stops
 
     def warm_up(self) -> None:
-        """Get the provider ready before the first question (run while the user types).
-        When the whole index holds no more passages than a question is given, as with the
-        sample article, every question will read all of them: a model provider reads them
-        now, in reading order, and the local model reuses that reading for each question's
-        own ranking of them (llama.cpp shifts cached chunks into place)."""
+        """Get ready for the first question while the user types: load the provider's
+        model and read ahead the prompts' fixed openings (the answer prompt's system
+        message, and the follow-up rewrite's instructions). When the whole index holds no
+        more passages than a question is given, as with the sample article, every question
+        reads all of them and only which comes first depends on the question
+        (:func:`_whole_index_order`): then each of those few prompts is read ahead whole."""
         from .providers import ChatProvider
 
-        passages: list = []
-        store = self.searcher.store
-        if isinstance(self.provider, ChatProvider) and not self.settings.passage_focus_tokens:
-            if 0 < store.count() <= self.settings.answer_k:
-                passages = sorted(store.all_passages(), key=lambda p: (p.article_id, p.start))
-        self.provider.warm_up(passages)
+        self.provider.warm_up()
+        if not isinstance(self.provider, ChatProvider):
+            return
+        orders: list[list[Passage]] = [[]]
+        if self._reads_whole_index(self.settings.answer_k):
+            everything = sorted(self.searcher.store.all_passages(), key=_reading_order)
+            orders = [_whole_index_order([first, *everything]) for first in everything]
+        for passages in orders:
+            if self._asked:  # the user is ahead of us: leave the cores to the question
+                return
+            self.provider.read_ahead(self.provider.prompts.messages("", passages))
+        read_rewrite_ahead = getattr(self.rewrite, "read_ahead", None)
+        if read_rewrite_ahead is not None and not self._asked:
+            read_rewrite_ahead()
+
+    def _reads_whole_index(self, k: int) -> bool:
+        """Whether a model provider is given every passage of the index for any question."""
+        from .providers import ChatProvider
+
+        if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
+            return False
+        return 0 < self.searcher.store.count() <= k
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
@@ -132,6 +166,7 @@ class Answerer:
         """Events for one question; ``history`` holds the earlier turns of a conversation,
         used to make a follow-up question stand alone before retrieval."""
         question = check_question(question, self.settings.max_question_chars)
+        self._asked = True
         standalone = self.rewrite(question, history) if history else question
         if standalone != question:
             yield Rewritten(standalone)
@@ -152,6 +187,8 @@ class Answerer:
             return
 
         passages = [h.passage for h in hits]
+        if self._reads_whole_index(k):
+            passages = _whole_index_order(passages)
         shown = self._focus(question, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
         pieces: list[str] = []

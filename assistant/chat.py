@@ -172,8 +172,9 @@ class ChatSession:
 
     def use_provider(self, name: str) -> str:
         """Switch providers for the next answers; the conversation carries over. The new
-        provider is made ready (a local model loaded) before the switch: one that cannot
-        run here leaves the session answering with the provider it had."""
+        provider's model is loaded before the switch: one that cannot run here leaves the
+        session answering with the provider it had. (Reading its prompts ahead is left to
+        :meth:`warm_up`, which the terminal runs in the background.)"""
         from .answer import Answerer
         from .providers import PROVIDER_NAMES, make_provider
 
@@ -183,7 +184,7 @@ class ChatSession:
         searcher = self.answerer.searcher
         try:
             answerer = Answerer(searcher, make_provider(self.settings, searcher, name), self.settings)
-            answerer.warm_up()
+            answerer.provider.warm_up()
         except AssistantError as exc:
             raise ChatCommandError(f"{exc} (still answering with {self.provider_name})") from exc
         self.answerer = answerer

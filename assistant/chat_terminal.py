@@ -54,7 +54,7 @@ def run_command(session: ChatSession, command: Command, as_json: bool = False) -
         if not command.argument:
             ui.print_note(f"answering with: {session.provider_name} (/provider local|openai|extractive switches)")
         else:
-            with ui.status(f"getting the {command.argument.strip().lower()} provider ready..."):
+            with ui.status(f"loading the {command.argument.strip().lower()} provider..."):
                 name = session.use_provider(command.argument)
             ui.print_note(f"now answering with: {name}")
     elif command.name == "sources":
@@ -109,6 +109,19 @@ def _last_answer(events):
         if isinstance(event, Done):
             answer = event.answer
     return answer
+
+
+def _in_background(warm_up: Callable[[], None]) -> None:
+    """Run ``warm_up`` (reading prompts ahead) while the user types; a failure there is
+    met again, and reported, by the next question."""
+
+    def run() -> None:
+        try:
+            warm_up()
+        except AssistantError:
+            pass
+
+    threading.Thread(target=run, name="chat-warm-up", daemon=True).start()
 
 
 class _Loading:
@@ -217,6 +230,8 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
                 ui.show_answer_stream(session.retry())
             else:
                 run_command(session, command)
+                if command.name == "provider" and command.argument:
+                    _in_background(session.warm_up)  # as at the start: read prompts ahead while the user types
         except KeyboardInterrupt:
             if command is None or command.name == "retry":
                 ui.print_note("(stopped: the answer was cancelled; ask again or /retry)")

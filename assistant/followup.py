@@ -191,6 +191,10 @@ class LLMRewriter:
         self.prompts = prompts
         self.max_history_tokens = max_history_tokens
 
+    def read_ahead(self) -> None:
+        """Have the model read the rewrite prompt's instructions before the first follow-up."""
+        self.provider.read_ahead(self.prompts.rewrite_messages("", ""))
+
     def __call__(self, question: str, history: Sequence[Turn]) -> str:
         if not needs_rewrite(question, list(history)):
             return question

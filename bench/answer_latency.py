@@ -5,9 +5,9 @@
 For 'openai' it starts the local model behind llama.cpp's OpenAI-compatible server on
 127.0.0.1 (as the tests do), so the figure includes the HTTP and streaming path.
 Prints a table and writes bench/results/answer_latency.json. Per provider: the first
-question in a fresh process (cold: model load, empty prompt cache); each question as the
-first of a chat (the model loaded and its system prompt read in advance, as `assistant
-chat` does while the user types); and the questions asked one after another.
+question in a fresh process (cold: model load, empty prompt cache), and the questions
+asked one after another. What a person waits for in `assistant chat` itself (the model
+loaded and the prompts read ahead while they type) is measured by chat_first_token.py.
 """
 
 from __future__ import annotations
@@ -114,12 +114,6 @@ def main() -> None:
         answerer = Answerer(searcher, provider, settings)
         setup_s = time.perf_counter() - started
         cold = ask_timed(answerer, QUESTIONS[0], prompts)
-        # As in `assistant chat`: the model loaded and its system prompt read while the user
-        # typed, then one question. warm_up() before each resets the prompt cache to that.
-        first_in_chat = []
-        for q in QUESTIONS:
-            answerer.warm_up()
-            first_in_chat.append(ask_timed(answerer, q, prompts))
         # Questions one after another: the cache also holds the previous question's passages.
         rows = [ask_timed(answerer, q, prompts) for q in QUESTIONS]
         for r in rows:
@@ -134,9 +128,6 @@ def main() -> None:
             "prompt_p50_ms": p50(rows, "prompt_ms"),
             "first_token_cold_s": cold["first_token_s"],
             "total_cold_s": cold["total_s"],
-            "first_token_after_warm_up_p50_s": p50(first_in_chat, "first_token_s"),
-            "first_token_after_warm_up_max_s": max(r["first_token_s"] for r in first_in_chat),
-            "total_after_warm_up_p50_s": p50(first_in_chat, "total_s"),
             "first_token_warm_p50_s": p50(rows, "first_token_s"),
             "total_warm_p50_s": p50(rows, "total_s"),
             "total_max_s": max(r["total_s"] for r in rows),
@@ -144,18 +135,16 @@ def main() -> None:
             "repairs": repairs,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "questions": rows,
-            "first_in_chat": first_in_chat,
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n| provider | retrieve p50 | prompt build p50 | first token: cold / first question of a chat (p50, max) / next questions p50 | total: cold / first of a chat p50 / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |")
+    print("\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 | total: cold / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         rp = r["repairs"]
         print(
-            f"| {name} | {r['retrieve_p50_s']} s | {r['prompt_p50_ms']} ms | {r['first_token_cold_s']} s / "
-            f"{r['first_token_after_warm_up_p50_s']} s, {r['first_token_after_warm_up_max_s']} s / {r['first_token_warm_p50_s']} s | "
-            f"{r['total_cold_s']} s / {r['total_after_warm_up_p50_s']} s / {r['total_warm_p50_s']} s | {r['refusals_correct']} | "
+            f"| {name} | {r['retrieve_p50_s']} s | {r['prompt_p50_ms']} ms | {r['first_token_cold_s']} s / {r['first_token_warm_p50_s']} s | "
+            f"{r['total_cold_s']} s / {r['total_warm_p50_s']} s | {r['refusals_correct']} | "
             f"{rp['kept']} / {rp['moved']} / {rp['added']} / {rp['dropped']} | {rp['unsupported_sentences']} | {r['peak_rss_mb']} MB |"
         )
 

@@ -1,5 +1,6 @@
 """The whole benchmark in one command: start-up, ingest and search at several index sizes
-(with the plain LangChain recipe side by side), and answer latency per provider.
+(with the plain LangChain recipe side by side), answer latency per provider, and the time
+to the first streamed token in `assistant chat` itself.
 
     .venv/bin/python bench/suite.py                       # 1k and 10k passages (about 15 min on 2 cores)
     .venv/bin/python bench/suite.py --sizes 1000,10000,100000   # adds 100k (about an hour more)
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs.")
     parser.add_argument("--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server.")
     parser.add_argument("--providers", default="extractive,local,openai", help="Providers for answer latency.")
-    parser.add_argument("--skip", default="", help="Parts to skip: startup, search, answer.")
+    parser.add_argument("--skip", default="", help="Parts to skip: startup, search, answer, chat.")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     suite: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -111,6 +112,10 @@ def main() -> None:
         out = RESULTS / "answer_latency.json"
         run_part("answer_latency.py", "--providers", args.providers, "--out", str(out))
         suite["answer"] = json.loads(out.read_text())
+    if "chat" not in skip:
+        out = RESULTS / "chat_first_token.json"
+        run_part("chat_first_token.py", "--provider", "local", "--out", str(out))
+        suite["chat"] = json.loads(out.read_text())
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "suite.json").write_text(json.dumps(suite, indent=2) + "\n")
@@ -158,16 +163,21 @@ def print_summary(suite: dict) -> None:
                 print_comparison(r)
     if "answer" in suite:
         print(
-            "\n| provider | retrieve p50 | prompt build p50 | first token: cold / first question of a chat p50 / next questions p50 "
-            "| total: cold / first of a chat p50 / next p50 | peak RSS MB |"
+            "\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 "
+            "| total: cold / next p50 | peak RSS MB |"
         )
         print("|---|---|---|---|---|---|")
         for name, r in suite["answer"].items():
             print(
                 f"| {name} | {r.get('retrieve_p50_s', '')} s | {r.get('prompt_p50_ms', '')} ms | "
-                f"{r['first_token_cold_s']} / {r.get('first_token_after_warm_up_p50_s', '-')} / {r['first_token_warm_p50_s']} s | "
-                f"{r['total_cold_s']} / {r.get('total_after_warm_up_p50_s', '-')} / {r['total_warm_p50_s']} s | {r.get('peak_rss_mb', '')} |"
+                f"{r['first_token_cold_s']} / {r['first_token_warm_p50_s']} s | "
+                f"{r['total_cold_s']} / {r['total_warm_p50_s']} s | {r.get('peak_rss_mb', '')} |"
             )
+    if "chat" in suite:
+        sys.path.insert(0, str(HERE))
+        from chat_first_token import print_table
+
+        print_table(suite["chat"])
 
 
 if __name__ == "__main__":

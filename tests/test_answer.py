@@ -194,7 +194,7 @@ def test_follow_up_pronouns_take_the_right_entity():
 
 
 class RecordingChat(ChatProvider):
-    """A chat provider that records the messages it is sent and what it read in advance."""
+    """A chat provider that records the messages it is sent and those it reads ahead."""
 
     name = "recording"
     model = "rec"
@@ -203,32 +203,46 @@ class RecordingChat(ChatProvider):
         super().__init__(load_prompts(DEFAULT_PROMPTS_DIR))
         self.reply = reply
         self.sent: list[list[dict]] = []
-        self.warmed: list[str] | None = None
+        self.read: list[list[dict]] = []
 
     def stream_messages(self, messages):
         self.sent.append(messages)
         yield self.reply
 
-    def warm_up(self, passages=()):
-        self.warmed = [p.chunk_id for p in passages]
+    def read_ahead(self, messages):
+        self.read.append(messages)
 
 
-def test_a_small_index_is_read_in_advance(searcher, settings):
+def test_a_small_index_is_read_ahead_in_every_order_a_question_can_give(searcher, settings):
     # The sample article is 3 passages and a question is given 3: every question reads all
-    # of them, so the model reads them while the chat waits for the first question.
+    # of them, the best first and the others in reading order, so there are 3 possible
+    # prompts, and the model reads them (and the rewrite instructions) before the first question.
     store = searcher.store
     assert 0 < store.count() <= settings.answer_k
     provider = RecordingChat("Alibaba rejected the White House's claims [1].")
     answerer = Answerer(searcher, provider, settings)
     answerer.warm_up()
+    prompts = provider.prompts
     by_position = sorted(store.all_passages(), key=lambda p: p.start)
-    assert provider.warmed == [p.chunk_id for p in by_position]
-    # each question still gets the passages in its own ranking
-    questions = ["What did Alibaba deny?", "Who is John Moolenaar?", "What is the Salt Typhoon campaign?"]
-    for question in questions:
-        ranked = [h.passage.chunk_id for h in searcher.search(question, settings.answer_k)]
-        assert [h.passage.chunk_id for h in answerer.ask(question).passages] == ranked
-        assert sorted(ranked) == sorted(provider.warmed)  # all of them, read in advance
-    # an index bigger than a question's passages: only the system prompt is read in advance
-    Answerer(searcher, provider, settings.model_copy(update={"answer_k": store.count() - 1})).warm_up()
-    assert provider.warmed == []
+    orders = [[first, *[p for p in by_position if p is not first]] for first in by_position]
+    assert provider.read == [prompts.messages("", order) for order in orders] + [prompts.rewrite_messages("", "")]
+    for question in ["What did Alibaba deny?", "Who is John Moolenaar?", "What is the Salt Typhoon campaign?"]:
+        ranked = [h.passage for h in searcher.search(question, settings.answer_k)]
+        answer = answerer.ask(question)
+        assert [h.passage.chunk_id for h in answer.passages] == [p.chunk_id for p in ranked]  # /sources keeps the ranking
+        given = [p for p in ranked[:1]] + sorted(ranked[1:], key=lambda p: p.start)
+        assert provider.sent[-1] == prompts.messages(question, given)  # the best passage first
+        assert given in orders  # a prompt read ahead, up to the question
+    # an index bigger than a question's passages: only the fixed openings are read ahead,
+    # and each question gets its passages in ranked order
+    provider.read.clear()
+    small_k = settings.model_copy(update={"answer_k": store.count() - 1})
+    answerer = Answerer(searcher, provider, small_k)
+    answerer.warm_up()
+    assert provider.read == [prompts.messages("", []), prompts.rewrite_messages("", "")]
+    ranked = [h.passage for h in answerer.ask("What did Alibaba deny?").passages]
+    assert provider.sent[-1] == prompts.messages("What did Alibaba deny?", ranked)
+    # once a question has been asked, reading ahead would only compete with it: none
+    provider.read.clear()
+    answerer.warm_up()
+    assert provider.read == []

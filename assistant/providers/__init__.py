@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 from ..errors import ConfigError
 from ..models import Passage
@@ -33,10 +33,8 @@ class Provider(ABC):
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
 
-    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
-        """Get ready to answer quickly (load a model, read the prompt's fixed opening, and
-        ``passages`` when every question will be given exactly those); by default there is
-        nothing to do."""
+    def warm_up(self) -> None:
+        """Load what answering needs (a model); by default there is nothing to load."""
 
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""
@@ -54,6 +52,10 @@ class ChatProvider(Provider):
     @abstractmethod
     def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
         """Yield the model's reply to ``messages`` in pieces."""
+
+    def read_ahead(self, messages: list[dict[str, str]]) -> None:
+        """Read ``messages`` now, so that a later prompt opening the same way has only the
+        rest left to read. By default nothing: a remote server keeps its own cache."""
 
 
 def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:

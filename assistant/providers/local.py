@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..modelfile import QWEN_1_5B, ensure_model_file
@@ -15,7 +15,6 @@ from . import ChatProvider
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..models import Passage
     from ..prompts import PromptSet
 
 _ENGINES: dict[tuple, object] = {}
@@ -72,11 +71,14 @@ class LocalProvider(ChatProvider):
         self.context = settings.llm_context_tokens
         self.max_tokens = settings.max_answer_tokens
 
-    def warm_up(self, passages: Sequence[Passage] = ()) -> None:
-        """Load the model and run the answer prompt's fixed opening (the system message, and
-        ``passages`` when given) through it once: llama.cpp keeps that prefix cached, so the
-        first real question only has the rest left to read."""
-        for _ in self.stream_messages(self.prompts.messages("", list(passages)), max_tokens=1):
+    def warm_up(self) -> None:
+        load_engine(self.model_path, self.threads, self.context)
+
+    def read_ahead(self, messages: list[dict[str, str]]) -> None:
+        """Run ``messages`` through the model for one token: llama.cpp keeps what it read
+        (the slot's cache, and its prompt cache in RAM for several prompts), and a later
+        prompt reuses the longest part it shares with any of them."""
+        for _ in self.stream_messages(messages, max_tokens=1):
             pass
 
     def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
