@@ -69,6 +69,28 @@ def test_local_provider_answers_with_a_verified_citation_and_refuses(index):
     assert answerer.ask("What is Alibaba's current stock price?").refused
 
 
+def test_piped_chat_answers_the_follow_up_about_the_pla_with_the_local_model(index):
+    # The issue's own check, with the default provider: two questions, one conversation.
+    import json
+    import os
+
+    settings, _ = index
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"), "ASSISTANT_INDEX": str(settings.index_dir)}
+    questions = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "--json"], input=questions, capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert first["provider"] == second["provider"] == "local"
+    assert not second["refused"], second
+    said = second["answer"].lower()
+    assert "comment" in said and "pla" in said and any(w in said for w in ("declin", "avoid", "did not", "refus")), said
+    # cited to a passage that says it declined to comment on a PLA relationship
+    cited = [c["text"] for c in second["citations"]]
+    assert cited and any("comment" in text and "PLA" in text for text in cited), second["citations"]
+
+
 def test_openai_provider_streams_from_a_real_server(index, server):
     settings, searcher = index
     remote = settings.model_copy(update={"openai_base_url": server, "openai_model": "local-qwen"})
