@@ -91,6 +91,61 @@ def test_piped_chat_answers_the_follow_up_about_the_pla_with_the_local_model(ind
     assert cited and any("comment" in text and "PLA" in text for text in cited), second["citations"]
 
 
+def test_the_local_model_stops_reading_a_prompt_for_ctrl_c_and_for_a_waiting_question(index):
+    # llama.cpp reads a prompt in batches and reports after each: a request can stop there
+    # rather than after the whole prompt (about 10 s for the sample article's 730 tokens).
+    import signal
+    import threading
+
+    settings, searcher = index
+    provider = make_provider(settings, searcher, "local")
+    provider.warm_up()
+    passages = searcher.store.all_passages()
+
+    def fresh_prompt(tag: str):  # nothing of it cached: it opens with a new line
+        messages = provider.prompts.messages("", passages)
+        return [{"role": "system", "content": f"Session {tag}.\n" + messages[0]["content"]}, messages[1]]
+
+    started = time.monotonic()
+    provider.read_ahead(fresh_prompt("full"))
+    full_read = time.monotonic() - started
+
+    class CtrlC(Exception):
+        pass
+
+    def press_ctrl_c(*_):
+        raise CtrlC
+
+    previous = signal.signal(signal.SIGALRM, press_ctrl_c)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        started = time.monotonic()
+        with pytest.raises(CtrlC):
+            for _ in provider.stream_messages(fresh_prompt("cancelled")):
+                pass
+        cancelled_after = time.monotonic() - started  # includes stopping the model
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert cancelled_after < 0.6 * full_read, (cancelled_after, full_read)
+
+    # a read-ahead gives way to a question asked while it reads
+    ended = {}
+
+    def read_ahead():
+        provider.read_ahead(fresh_prompt("overtaken"))
+        ended["at"] = time.monotonic()
+
+    started = time.monotonic()
+    reader = threading.Thread(target=read_ahead)
+    reader.start()
+    time.sleep(1.0)
+    reply = "".join(provider.stream_messages([{"role": "user", "content": "Say OK."}], max_tokens=3))
+    reader.join(timeout=60)
+    assert reply.strip()
+    assert ended["at"] - started < 0.6 * full_read, (ended["at"] - started, full_read)
+
+
 def test_openai_provider_streams_from_a_real_server(index, server):
     settings, searcher = index
     remote = settings.model_copy(update={"openai_base_url": server, "openai_model": "local-qwen"})

@@ -21,6 +21,11 @@ _ENGINES: dict[tuple, object] = {}
 _ENGINES_LOCK = threading.Lock()
 _DONE = object()
 _CACHE_REUSE_TOKENS = 32
+# llama.cpp reads a prompt this many tokens at a time and reports progress after each
+# batch; a request can only be stopped at such a report, so this bounds how long Ctrl-C
+# (or a question overtaking a read-ahead) waits: about 1.7 s on 2 cores. Reading is 2%
+# slower than in batches of 2048 (measured on the sample article's 730-token prompt).
+_PROMPT_BATCH_TOKENS = 128
 
 
 def load_engine(model_path: Path, threads: int, context: int, port: int | None = None):
@@ -41,6 +46,7 @@ def load_engine(model_path: Path, threads: int, context: int, port: int | None =
             # place in the new prompt (llama.cpp shifts them): passages read before, in
             # another order, need not be read again.
             params.n_cache_reuse = _CACHE_REUSE_TOKENS
+            params.n_batch = params.n_ubatch = _PROMPT_BATCH_TOKENS
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
             params.sampling.temp = 0.0
@@ -70,6 +76,8 @@ class LocalProvider(ChatProvider):
         self.threads = settings.llm_threads or os.cpu_count() or 2
         self.context = settings.llm_context_tokens
         self.max_tokens = settings.max_answer_tokens
+        self._answering = 0  # requests that are not read-aheads, running or waiting
+        self._answering_lock = threading.Lock()
 
     def warm_up(self) -> None:
         load_engine(self.model_path, self.threads, self.context)
@@ -78,10 +86,13 @@ class LocalProvider(ChatProvider):
         """Run ``messages`` through the model for one token: llama.cpp keeps what it read
         (the slot's cache, and its prompt cache in RAM for several prompts), and a later
         prompt reuses the longest part it shares with any of them."""
-        for _ in self.stream_messages(messages, max_tokens=1):
+        for _ in self.stream_messages(messages, max_tokens=1, give_way=True):
             pass
 
-    def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+    def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None, give_way: bool = False) -> Iterator[str]:
+        """The model's reply to ``messages``, in pieces. With ``give_way`` (a read-ahead),
+        the request stops at its next progress report once a real request is waiting:
+        the engine runs one request at a time, and a person is waiting for that one."""
         engine = load_engine(self.model_path, self.threads, self.context)
         request = {
             "messages": messages,
@@ -89,9 +100,13 @@ class LocalProvider(ChatProvider):
             "temperature": 0.0,
             "stream": True,
             "cache_prompt": True,  # reuse the longest prefix shared with the previous request
+            "return_progress": True,  # a chunk per prompt batch: a chance to stop mid-reading
         }
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
+        if not give_way:
+            with self._answering_lock:
+                self._answering += 1
 
         def on_chunk(chunk) -> bool:
             if isinstance(chunk, dict) and "error" in chunk:
@@ -101,7 +116,7 @@ class LocalProvider(ChatProvider):
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     pieces.put(text)
-            return cancelled.is_set()  # True stops generation
+            return cancelled.is_set() or (give_way and self._answering > 0)  # True stops the request
 
         def run() -> None:
             try:
@@ -121,5 +136,8 @@ class LocalProvider(ChatProvider):
                     raise item
                 yield item
         finally:
-            cancelled.set()  # the consumer stopped early (Ctrl-C): stop generating
+            cancelled.set()  # the consumer stopped early (Ctrl-C): stop at the next batch
             worker.join(timeout=30)
+            if not give_way:
+                with self._answering_lock:
+                    self._answering -= 1
