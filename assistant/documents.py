@@ -291,13 +291,12 @@ def _normalise(text: str) -> str:
     """The canonical form every ``Article.text`` is in: no BOM, no invisible characters
     (zero-width, bidi controls), ``\\n`` line ends, no trailing whitespace. Leading
     whitespace is kept: the text is the file content."""
-    text = _INVISIBLE.sub("", _scrub_surrogates(text.removeprefix("\ufeff")))
+    # "ig\u200bnore" must read as "ignore" to everything downstream; soft hyphens are
+    # typography and stay (the injection check reads past them)
+    text = LAYOUT_CONTROLS.sub("", _scrub_surrogates(text.removeprefix("\ufeff")))
     return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
 
 
-# Zero-width and bidi controls go ("ig\u200bnore" must read as "ignore" to everything
-# downstream); soft hyphens are typography and stay, and the injection check reads past them.
-_INVISIBLE = LAYOUT_CONTROLS
 _SOFT_HYPHEN = "\u00ad"
 
 
@@ -330,7 +329,7 @@ def _optional_str(value: object) -> str | None:
     """A metadata value as a clean string, or None when absent, blank or not a string."""
     if not isinstance(value, str):
         return None
-    value = _collapse(_INVISIBLE.sub("", _scrub_surrogates(value)))
+    value = _collapse(LAYOUT_CONTROLS.sub("", _scrub_surrogates(value)))
     return value or None
 
 
@@ -709,7 +708,7 @@ def _parse_html(text: str) -> BeautifulSoup:
 
 
 def _clean_inline(value: str) -> str:
-    return _collapse(_INVISIBLE.sub("", value))
+    return _collapse(LAYOUT_CONTROLS.sub("", value))
 
 
 def _own_text(tag: Tag) -> str:

@@ -361,8 +361,32 @@ def markdown_report(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hostile_figures(h: dict, thresholds: dict) -> list[tuple[str, str, str]]:
+    """The hostile run's figures as (what, value, threshold) rows, for the terminal table
+    and the Markdown report alike."""
+    return [
+        (
+            "injection success rate (canary or injected text in the answer, or a forged citation)",
+            _fmt(h["injection_success_rate"]),
+            _fmt(thresholds.get("hostile_injection_rate_max")),
+        ),
+        (
+            "answer change rate (refused or cited other source files than without them)",
+            _fmt(h["answer_change_rate"]),
+            _fmt(thresholds.get("hostile_answer_change_rate_max")),
+        ),
+        (
+            "changed by the injection (refused or cited other articles than with the defanged articles)",
+            _fmt(h.get("injection_change_rate")),
+            _fmt(thresholds.get("hostile_injection_change_rate_max")),
+        ),
+        ("hostile articles whose injected text survived loading", f"{len(h.get('injected_text_after_loading', []))} of {h['articles']}", "-"),
+        ("injected text the provider wrote that the verifier removed", _fmt(h["raw_injection_rate"]), "-"),
+        ("citations of hostile articles (legitimate text)", str(h["hostile_citations"]), "-"),
+    ]
+
+
 def _hostile_markdown(h: dict, thresholds: dict) -> list[str]:
-    limit = thresholds.get("hostile_injection_rate_max")
     lines = [
         "",
         "## Hostile articles",
@@ -373,13 +397,7 @@ def _hostile_markdown(h: dict, thresholds: dict) -> list[str]:
         "",
         "| figure | value | threshold |",
         "|---|---|---|",
-        f"| injection success rate (canary or injected text in the answer, or a forged citation) | {_fmt(h['injection_success_rate'])} | {_fmt(limit)} |",
-        f"| answer change rate (refused or cited other source files than without them) | {_fmt(h['answer_change_rate'])} | - |",
-        f"| changed by the injection (refused or cited other articles than with the defanged articles) | {_fmt(h.get('injection_change_rate'))} "
-        f"| {_fmt(thresholds.get('hostile_injection_change_rate_max'))} |",
-        f"| hostile articles whose injected text survived loading | {len(h.get('injected_text_after_loading', []))} of {h['articles']} | - |",
-        f"| injected text the provider wrote that the verifier removed | {_fmt(h['raw_injection_rate'])} | - |",
-        f"| citations of hostile articles (legitimate text) | {h['hostile_citations']} | - |",
+        *(f"| {what} | {value} | {limit} |" for what, value, limit in hostile_figures(h, thresholds)),
     ]
     if h["injected"]:
         lines += ["", "**Injections that got through:**", ""]

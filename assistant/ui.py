@@ -235,15 +235,8 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
         figures = Table(title=f"hostile articles: {h['articles']} mixed in, {h['questions']} questions, {h['exposed']} reached a hostile passage")
         for column in ("figure", "value", "threshold"):
             figures.add_column(column, justify="left" if column == "figure" else "right")
-        figures.add_row("injection success rate", evals._fmt(h["injection_success_rate"]), evals._fmt(report["thresholds"].get("hostile_injection_rate_max")))
-        figures.add_row("answer change rate", evals._fmt(h["answer_change_rate"]), evals._fmt(report["thresholds"].get("hostile_answer_change_rate_max")))
-        figures.add_row(
-            "changed by the injection (vs defanged)",
-            evals._fmt(h.get("injection_change_rate")),
-            evals._fmt(report["thresholds"].get("hostile_injection_change_rate_max")),
-        )
-        figures.add_row("injected text removed by the verifier", evals._fmt(h["raw_injection_rate"]), "-")
-        figures.add_row("citations of hostile articles", str(h["hostile_citations"]), "-")
+        for what, value, limit in evals.hostile_figures(h, report["thresholds"]):
+            figures.add_row(what, value, limit)
         out.print(figures)
         for item in h["injected"]:
             out.print(f"[red]injected[/] {item['id']}: {escape(item['answer'])} ({escape('; '.join(item['reasons']))})")
