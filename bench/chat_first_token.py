@@ -128,6 +128,8 @@ def main() -> None:
             "ASSISTANT_INDEX": str(work / "index"),
             "ASSISTANT_CACHE_DIR": str(cache_dir),
             "ASSISTANT_PROVIDER": args.provider,
+            # to time another checkout of the package: PYTHONPATH=/that/checkout
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         }
         subprocess.run([sys.executable, "-m", "assistant", "ingest", str(ROOT / "articles")], env=env, cwd=work, check=True, capture_output=True)
 
