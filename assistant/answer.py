@@ -104,7 +104,7 @@ class Answerer:
         self.provider = provider
         self.settings = settings
         self.rewrite = rewriter or make_rewriter(settings, provider)
-        self._asked = False  # once a question is asked, reading ahead stops
+        self._reading_ahead = True  # until a question is asked or the chat ends
 
     def warm_up(self) -> None:
         """Get ready for the first question while the user types: load the provider's
@@ -123,12 +123,17 @@ class Answerer:
             everything = sorted(self.searcher.store.all_passages(), key=_reading_order)
             orders = [_whole_index_order([first, *everything]) for first in everything]
         for passages in orders:
-            if self._asked:  # the user is ahead of us: leave the cores to the question
+            if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
                 return
             self.provider.read_ahead(self.provider.prompts.messages("", passages))
         read_rewrite_ahead = getattr(self.rewrite, "read_ahead", None)
-        if read_rewrite_ahead is not None and not self._asked:
+        if read_rewrite_ahead is not None and self._reading_ahead:
             read_rewrite_ahead()
+
+    def close(self) -> None:
+        """Stop reading ahead (at the model's next batch) and release the provider."""
+        self._reading_ahead = False
+        self.provider.close()
 
     def _reads_whole_index(self, k: int) -> bool:
         """Whether a model provider is given every passage of the index for any question."""
@@ -166,7 +171,7 @@ class Answerer:
         """Events for one question; ``history`` holds the earlier turns of a conversation,
         used to make a follow-up question stand alone before retrieval."""
         question = check_question(question, self.settings.max_question_chars)
-        self._asked = True
+        self._reading_ahead = False
         standalone = self.rewrite(question, history) if history else question
         if standalone != question:
             yield Rewritten(standalone)

@@ -170,6 +170,10 @@ class ChatSession:
         self.answerer.searcher.search("news", 1)
         self.answerer.warm_up()
 
+    def close(self) -> None:
+        """End the session: reading ahead stops at the model's next batch."""
+        self.answerer.close()
+
     def use_provider(self, name: str) -> str:
         """Switch providers for the next answers; the conversation carries over. The new
         provider's model is loaded before the switch: one that cannot run here leaves the
@@ -187,6 +191,7 @@ class ChatSession:
             answerer.provider.warm_up()
         except AssistantError as exc:
             raise ChatCommandError(f"{exc} (still answering with {self.provider_name})") from exc
+        self.answerer.close()  # the old provider's reading ahead is of no use now
         self.answerer = answerer
         return answerer.provider.name
 

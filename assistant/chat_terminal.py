@@ -111,31 +111,26 @@ def _last_answer(events):
     return answer
 
 
-def _in_background(warm_up: Callable[[], None]) -> None:
-    """Run ``warm_up`` (reading prompts ahead) while the user types; a failure there is
-    met again, and reported, by the next question."""
-
-    def run() -> None:
-        try:
-            warm_up()
-        except AssistantError:
-            pass
-
-    threading.Thread(target=run, name="chat-warm-up", daemon=True).start()
-
-
 class _Loading:
-    """Opens the session (and warms the model) in a background thread while the user
-    types; :meth:`get` waits for it and re-raises what it failed with."""
+    """Opens the session and warms it up (loads the model, reads prompts ahead) in the
+    background while the user types; :meth:`get` waits for the session and re-raises what
+    opening it failed with. :meth:`stop` ends the warm-ups before the chat exits: llama.cpp
+    aborts the process if it exits while the engine runs a request on another thread."""
 
     def __init__(self, factory: Callable[[], ChatSession]):
         self._session: ChatSession | None = None
         self._error: BaseException | None = None
         self._opened = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(factory,), name="chat-loading", daemon=True)
-        self._thread.start()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._start(self._open_and_warm_up, factory)
 
-    def _run(self, factory) -> None:
+    def _start(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, name="chat-loading", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _open_and_warm_up(self, factory) -> None:
         try:
             self._session = factory()
         except BaseException as exc:  # handed to the main thread by get()
@@ -143,10 +138,19 @@ class _Loading:
         finally:
             self._opened.set()
         if self._session is not None:
-            try:
-                self._session.warm_up()
-            except AssistantError:
-                pass  # the first question meets the same error and reports it
+            self._warm_up(self._session)
+
+    def _warm_up(self, session: ChatSession) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            session.warm_up()
+        except AssistantError:
+            pass  # the next question meets the same error and reports it
+
+    def warm_up_again(self, session: ChatSession) -> None:
+        """Warm up in the background again (after /provider switched the model)."""
+        self._start(self._warm_up, session)
 
     def get(self) -> ChatSession:
         if not self._opened.is_set():
@@ -156,6 +160,18 @@ class _Loading:
             raise self._error
         assert self._session is not None
         return self._session
+
+    def stop(self) -> None:
+        """Stop reading ahead and wait for the background work to end (at most one of the
+        model's reading batches, or the rest of loading it: seconds)."""
+        self._stopping.set()
+        if self._session is not None:
+            self._session.close()
+        running = [thread for thread in self._threads if thread.is_alive()]
+        if running:
+            with ui.status("letting the model finish its current step..."):
+                for thread in running:
+                    thread.join(timeout=60)
 
 
 class _LineHistory:
@@ -204,6 +220,14 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
     _check_index_exists(settings)
     history = _LineHistory(settings.chat_history_file)
     loading = _Loading(session_factory)
+    try:
+        return _converse(loading, history)
+    finally:
+        loading.stop()
+
+
+def _converse(loading: _Loading, history: _LineHistory) -> int:
+    """Read and answer lines until Ctrl-D or /quit; returns the exit code."""
     ui.print_note("Ask about the ingested articles. /help lists commands; Ctrl-C stops an answer; Ctrl-D leaves.")
     prompt = _prompt(ui.is_colour_terminal())
     while True:
@@ -231,7 +255,7 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
             else:
                 run_command(session, command)
                 if command.name == "provider" and command.argument:
-                    _in_background(session.warm_up)  # as at the start: read prompts ahead while the user types
+                    loading.warm_up_again(session)  # as at the start: read prompts ahead while the user types
         except KeyboardInterrupt:
             if command is None or command.name == "retry":
                 ui.print_note("(stopped: the answer was cancelled; ask again or /retry)")

@@ -146,6 +146,31 @@ def test_the_local_model_stops_reading_a_prompt_for_ctrl_c_and_for_a_waiting_que
     assert ended["at"] - started < 0.6 * full_read, (ended["at"] - started, full_read)
 
 
+def test_leaving_the_chat_while_the_model_reads_ahead_exits_cleanly(index):
+    # The chat has the model read its prompts ahead for about 25 s after the prompt shows.
+    # Leaving meanwhile must stop that first: llama.cpp aborts a process that exits while
+    # its engine runs a request on another thread ("FATAL: exception not rethrown", SIGABRT).
+    import os
+
+    pexpect = pytest.importorskip("pexpect")
+    settings, _ = index
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),  # the model cache is the user's
+        "TERM": "xterm",
+        "ASSISTANT_INDEX": str(settings.index_dir),
+        "ASSISTANT_CHAT_HISTORY_FILE": str(settings.index_dir.parent / "history"),
+    }
+    child = pexpect.spawn(sys.executable, ["-m", "assistant", "chat"], env=env, encoding="utf-8", timeout=120)
+    child.expect_exact("› ")
+    time.sleep(8)  # the model is loaded and reading ahead
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert (child.exitstatus, child.signalstatus) == (0, None), child.before
+    assert "FATAL" not in child.before and "Traceback" not in child.before
+
+
 def test_openai_provider_streams_from_a_real_server(index, server):
     settings, searcher = index
     remote = settings.model_copy(update={"openai_base_url": server, "openai_model": "local-qwen"})

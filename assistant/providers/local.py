@@ -78,9 +78,15 @@ class LocalProvider(ChatProvider):
         self.max_tokens = settings.max_answer_tokens
         self._answering = 0  # requests that are not read-aheads, running or waiting
         self._answering_lock = threading.Lock()
+        self._closed = threading.Event()  # read-aheads stop: the chat is ending
 
     def warm_up(self) -> None:
         load_engine(self.model_path, self.threads, self.context)
+
+    def close(self) -> None:
+        """Stop a read-ahead at its next batch. (A process must not exit while the engine
+        runs a request on another thread: llama.cpp aborts it.) The model stays loaded."""
+        self._closed.set()
 
     def read_ahead(self, messages: list[dict[str, str]]) -> None:
         """Run ``messages`` through the model for one token: llama.cpp keeps what it read
@@ -116,7 +122,7 @@ class LocalProvider(ChatProvider):
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     pieces.put(text)
-            return cancelled.is_set() or (give_way and self._answering > 0)  # True stops the request
+            return cancelled.is_set() or (give_way and (self._answering > 0 or self._closed.is_set()))  # True stops the request
 
         def run() -> None:
             try:
