@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from .errors import AssistantError, IndexNotFound
+from .errors import AssistantError
 from .followup import Turn
 from .models import Answer, Citation, Passage, SearchHit
 
@@ -232,8 +232,14 @@ class ChatSession:
         citation = self._citation(n)
         passage = citation.passage
         siblings = self.answerer.searcher.store.article_passages(passage.article_id)
-        if not siblings:
-            raise IndexNotFound(f"the article '{passage.title}' is no longer in the index (re-ingested or pruned?)")
+        if not any(p.chunk_id == passage.chunk_id for p in siblings):  # ids carry the content hash
+            if siblings:
+                raise ChatCommandError(
+                    f"the article '{passage.title}' has changed in the index since this answer: /retry cites its new text"
+                )
+            raise ChatCommandError(
+                f"the article '{passage.title}' is no longer in the index (pruned?): /source {n} still shows the passage cited"
+            )
         text, length = stitch_article(siblings)
         start = _snap_back(text, max(0, passage.start - context_chars))
         end = _snap_forward(text, min(length, passage.end + context_chars))

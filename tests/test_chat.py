@@ -90,6 +90,32 @@ def test_source_and_open_show_the_cited_passage_and_its_article(searcher, settin
     assert all(h.passage.chunk_id in {p.passage.chunk_id for p in cited_answer.passages} for h in answer.passages)
 
 
+def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_chat_goes_on(tmp_path, settings, embeddings):
+    from assistant.ingest import ingest
+    from assistant.retrieval import Searcher
+    from assistant.store import PassageStore
+
+    article = tmp_path / "news" / "memo.txt"
+    article.parent.mkdir()
+    article.write_text(SAMPLE.read_text())
+    ingest([article.parent], settings, embeddings=embeddings)
+    searcher = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+    session = extractive_session(searcher, settings)
+    answer = answer_of(session.ask("What did Alibaba deny?"))
+    assert session.article_around(1).text  # as cited
+
+    article.write_text(SAMPLE.read_text().replace("Alibaba rejected", "Alibaba firmly rejected"))
+    ingest([article.parent], settings, embeddings=embeddings)
+    with pytest.raises(ChatCommandError, match="has changed in the index since this answer: /retry cites its new text"):
+        session.article_around(1)
+    assert session.source(1).passage == answer.citations[0].passage  # the passage as it was cited
+
+    article.unlink()
+    ingest([article.parent], settings, prune=True, embeddings=embeddings)
+    with pytest.raises(ChatCommandError, match=r"no longer in the index \(pruned\?\): /source 1 still shows"):
+        session.article_around(1)
+
+
 def test_stitched_article_is_the_article_text():
     article = load_file(SAMPLE).articles[0]
     passages = chunk_article(article)
