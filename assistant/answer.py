@@ -20,7 +20,7 @@ from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
-from .providers import Provider
+from .providers import ChatProvider, Provider
 from .retrieval import Searcher
 from .store import SearchFilter
 
@@ -73,16 +73,13 @@ def _reading_order(passage: Passage) -> tuple[str, int]:
     return passage.article_id, passage.start
 
 
-def _whole_index_order(ranked: Sequence[Passage]) -> list[Passage]:
+def _whole_index_order(best: Passage, others: Sequence[Passage]) -> list[Passage]:
     """The order a model reads the passages in when it is given the whole index: the best
     first (a small model leans on what it reads first), the others in reading order. Rank
     order would make one prompt per ordering, each read anew (a chat's first question on
     the sample article waited 5.8 s for its first token); this way there are as many
     prompts as passages, and the warm-up reads them all."""
-    if not ranked:
-        return []
-    best = ranked[0]
-    return [best, *sorted((p for p in ranked[1:] if p.chunk_id != best.chunk_id), key=_reading_order)]
+    return [best, *sorted(others, key=_reading_order)]
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -113,15 +110,13 @@ class Answerer:
         more passages than a question is given, as with the sample article, every question
         reads all of them and only which comes first depends on the question
         (:func:`_whole_index_order`): then each of those few prompts is read ahead whole."""
-        from .providers import ChatProvider
-
         self.provider.warm_up()
         if not isinstance(self.provider, ChatProvider):
             return
         orders: list[list[Passage]] = [[]]
         if self._reads_whole_index(self.settings.answer_k):
             everything = sorted(self.searcher.store.all_passages(), key=_reading_order)
-            orders = [_whole_index_order([first, *everything]) for first in everything]
+            orders = [_whole_index_order(first, [p for p in everything if p is not first]) for first in everything]
         for passages in orders:
             if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
                 return
@@ -136,12 +131,12 @@ class Answerer:
         self.provider.close()
 
     def _reads_whole_index(self, k: int) -> bool:
-        """Whether a model provider is given every passage of the index for any question."""
-        from .providers import ChatProvider
-
+        """Whether a model provider is given every passage of the index for any question.
+        (The lexical index in memory holds every passage: counting it costs no round trip
+        to Chroma, which this would otherwise add to every question.)"""
         if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
             return False
-        return 0 < self.searcher.store.count() <= k
+        return 0 < len(self.searcher.store.lexical) <= k
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)
@@ -149,8 +144,6 @@ class Answerer:
     def _focus(self, question: str, passages: list) -> list:
         """What the model reads: with a model provider and a focus budget, each passage's
         question-related part (its prefill is the latency); otherwise whole passages."""
-        from .providers import ChatProvider
-
         if not self.settings.passage_focus_tokens or not isinstance(self.provider, ChatProvider):
             return passages
         from .focus import focus_passages
@@ -193,7 +186,7 @@ class Answerer:
 
         passages = [h.passage for h in hits]
         if self._reads_whole_index(k):
-            passages = _whole_index_order(passages)
+            passages = _whole_index_order(passages[0], passages[1:])
         shown = self._focus(question, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
         pieces: list[str] = []

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 PROMPT = "› "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SPINNER = re.compile(r"^[\u2800-\u28ff]")  # rich's "dots" spinner frames
-STATUS_LINES = ("searching the articles", "reading ", "opening the index", "getting the ")
+STATUS_LINES = ("searching the articles", "reading ", "opening the index", "loading the ")
 
 # (question, is it a follow-up of the one before)
 CONVERSATION = [
