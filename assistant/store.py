@@ -55,13 +55,37 @@ def _exclusive(lock_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AssistantError(
-                f"another ingest is writing to {lock_dir}/: wait for it to finish, then run this one again"
-            ) from None
+            raise _ingest_busy(lock_dir, writing=True) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _another_ingest_holds(lock_dir: Path) -> bool:
+    """Whether another process holds ``lock_dir/.lock`` right now. Never creates the
+    file, and holds the lock only for the instant of asking."""
+    try:
+        fd = os.open(lock_dir / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _ingest_busy(index_dir: Path, writing: bool) -> AssistantError:
+    if writing:
+        return AssistantError(
+            f"another ingest is writing to {index_dir}/: wait for it to finish, then run this one again"
+        )
+    return IndexError_(f"an ingest is creating {index_dir}/ right now: wait for it to finish, then ask again")
 
 
 @dataclass(frozen=True)
@@ -196,7 +220,7 @@ class PassageStore:
         one writer per index, a second one is refused. A foreign or damaged folder is
         refused before anything (the lock file included) is written into it."""
         if not settings.uses_server:
-            cls._check_local_folder(settings.index_dir, create=True)
+            cls._check_unless_being_written(settings.index_dir, create=True)
         with _exclusive(cls._lexical_dir_for(settings).parent):
             yield cls.open(settings, model_id, create=True)
 
@@ -236,7 +260,8 @@ class PassageStore:
                 "ingest into a new --index"
             )
         chroma_dir = index_dir / "chroma"
-        if chroma_dir.exists():
+        # An empty chroma/ is an index whose first ingest died before Chroma wrote anything.
+        if chroma_dir.is_dir() and any(chroma_dir.iterdir()):
             database = chroma_dir / "chroma.sqlite3"
             if not database.is_file():
                 raise _damaged(index_dir, "chroma/chroma.sqlite3 is missing")
@@ -252,8 +277,24 @@ class PassageStore:
         return False
 
     @classmethod
+    def _check_unless_being_written(cls, index_dir: Path, create: bool) -> bool:
+        """:meth:`_check_local_folder`, but a folder that an ingest is writing right now is
+        named as such: while a first ingest creates an index, it holds ``chroma/`` before
+        Chroma has written its database there, which would read as damaged."""
+        try:
+            return cls._check_local_folder(index_dir, create)
+        except IndexError_:
+            if _another_ingest_holds(index_dir):
+                raise _ingest_busy(index_dir, writing=create) from None
+            # Once more: the ingest that was creating it may have finished in between.
+            return cls._check_local_folder(index_dir, create)
+
+    @classmethod
     def _local_client(cls, index_dir: Path, create: bool):
-        if cls._check_local_folder(index_dir, create):
+        # Writers hold the lock by now (and have checked before taking it); asking again
+        # would find their own lock held.
+        check = cls._check_local_folder if create else cls._check_unless_being_written
+        if check(index_dir, create):
             index_dir.mkdir(parents=True, exist_ok=True)
             tmp = index_dir / _MARKER_TMP  # written whole, then renamed: a kill never leaves half a marker
             tmp.write_text(json.dumps({"format": _FORMAT, "kind": "assistant passage index"}) + "\n")

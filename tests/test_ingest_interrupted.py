@@ -355,6 +355,42 @@ def test_second_ingest_is_refused_and_a_killed_holder_frees_the_lock(tmp_path, e
     check_final(tmp_path, index, folder, embeddings)
 
 
+HOLD_LOCK = r"""
+import fcntl, sys, time
+handle = open(sys.argv[1], "a")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_index_a_first_ingest_is_creating_is_named_busy_not_damaged(tmp_path, embeddings):
+    """The moment of a first ingest that CI once caught: the marker written and chroma/
+    made, Chroma's database not yet there, the lock held. Another ingest, or a search,
+    must say an ingest is at work, not that the folder is damaged; once the holder dies,
+    the same folder ingests normally (an empty chroma/ holds nothing to lose)."""
+    folder, index = tmp_path / "articles", tmp_path / "index"
+    write_corpus(folder, 3)
+    index.mkdir()
+    (index / "assistant-index.json").write_text(json.dumps({"format": 1, "kind": "assistant passage index"}) + "\n")
+    (index / "chroma").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for command, expected in ((["ingest", str(folder)], "another ingest is writing to"), (["search", "quokka1"], "an ingest is creating")):
+            result = subprocess.run(
+                [str(CLI), *command, "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
+            )
+            lines = result.stderr.strip().splitlines()
+            assert result.returncode == 1 and len(lines) == 1 and expected in lines[0], (command, result.stderr)
+            assert str(index) in lines[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    report(run(tmp_path, folder, index))
+    check_final(tmp_path, index, folder, embeddings)
+
+
 # -- damaged and foreign folders ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory):
