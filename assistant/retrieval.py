@@ -63,6 +63,7 @@ class Searcher:
             raise AssistantError("the query is empty: type some words to search for")
         k = k or self.settings.search_k
         depth = max(self.settings.search_candidates, k)
+        self.store.catch_up()  # articles ingested meanwhile (from another terminal) are found
         dense = self.store.dense_search(self.embeddings.embed_query(query), depth, where.chroma_where())
         lexical = self.store.lexical.search(query, depth, where.lexical_mask(self.store.lexical))
         return self._fuse(dense, lexical, k)

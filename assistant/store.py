@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ _FORMAT = 1
 # Files that may sit in an index folder before anything was ingested (the repo's index/).
 _MARKER_TMP = _MARKER + ".tmp"
 _ALLOWED_IN_FRESH_FOLDER = {".gitignore", "README.md", ".lock", _MARKER_TMP}
+# The revision Chroma carries while an ingest is writing to it.
+_WRITING = "writing-"
 # Most values in one `$in` filter: SQLite limits the variables of a statement.
 _IN_LIMIT = 500
 
@@ -202,6 +205,7 @@ class PassageStore:
         self._lexical_dir = lexical_dir
         self._lexical: LexicalIndex | None = None
         self._vectorstore = None
+        self._swapping = threading.RLock()  # a search on another thread never meets a closed client
 
     # -- opening ----------------------------------------------------------------------
     @classmethod
@@ -373,6 +377,33 @@ class PassageStore:
     def count(self) -> int:
         return self._collection.count()
 
+    def catch_up(self) -> None:
+        """See what other processes wrote since this store was opened: an ingest in another
+        terminal while a chat is open. Costs one collection lookup when nothing changed.
+
+        A local Chroma client keeps the vectors it loaded in memory: it would go on
+        finding the passages an update deleted (and dropping them) and never find the
+        new ones, so a changed index means a new client. A server needs only the
+        collection's new revision. Either way the lexical side is loaded again."""
+        with self._swapping:
+            if self._client is not None:  # None: reopening failed last time; try again
+                current = self._collection_for(self._client, self.settings, self.model_id, create=False)
+                revision = (current.metadata or {}).get("revision", "")
+                if revision == self.revision or self._being_written(revision):
+                    return  # mid-write, keep the last whole view: the writer finishes each batch soon
+                if self.settings.uses_server:
+                    self._use(current)
+                    return
+                self._client.close()  # the last client of a path stops Chroma's cached system
+                self._client = None
+            self._client = self._local_client(self.settings.index_dir, create=False)
+            self._use(self._collection_for(self._client, self.settings, self.model_id, create=False))
+
+    def _use(self, collection) -> None:
+        self._collection = collection
+        self._vectorstore = None
+        self._lexical = None
+
     def _pages(self, include: list[str], where: dict | None = None, page: int = 5000) -> Iterator[dict]:
         offset = 0
         while True:
@@ -423,7 +454,8 @@ class PassageStore:
     def passages(self, chunk_ids: list[str]) -> dict[str, Passage]:
         if not chunk_ids:
             return {}
-        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        with self._swapping:
+            got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
         return {
             cid: passage_from_record(cid, doc, meta)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
@@ -470,8 +502,14 @@ class PassageStore:
                 [m["source"] for m in batch["metadatas"]],
                 [int(m.get("published_day", 0)) for m in batch["metadatas"]],
             )
-        self._save_lexical(lexical, revision)
+        if not self._being_written(revision):  # else the ingest at work saves its own
+            self._save_lexical(lexical, revision)
         return lexical
+
+    def _being_written(self, revision: str) -> bool:
+        """Whether an ingest is writing right now (an "in progress" revision alone may be
+        what a killed one left)."""
+        return revision.startswith(_WRITING) and _another_ingest_holds(self._lexical_dir.parent)
 
     def _save_lexical(self, lexical: LexicalIndex, revision: str) -> None:
         try:
@@ -481,12 +519,13 @@ class PassageStore:
 
     def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Passage, float]]:
         """Nearest passages by cosine similarity (higher is closer)."""
-        total = self.count()  # one round trip, not two: this is on every query
-        if total == 0:
-            return []
-        results = self._langchain_vectorstore().similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(k, total), filter=where
-        )
+        with self._swapping:
+            total = self.count()  # one round trip, not two: this is on every query
+            if total == 0:
+                return []
+            results = self._langchain_vectorstore().similarity_search_by_vector_with_relevance_scores(
+                vector, k=min(k, total), filter=where
+            )
         return [(passage_from_record(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
 
     def _langchain_vectorstore(self):
@@ -531,7 +570,7 @@ class PassageStore:
         remove_ids = [c for c in dict.fromkeys(remove_ids) if c not in adding]
         if not remove_ids and not passages:
             return
-        self._stamp(f"writing-{uuid.uuid4().hex}")
+        self._stamp(f"{_WRITING}{uuid.uuid4().hex}")
         batch_size = max(1, min(self._client.get_max_batch_size(), 5000))
         for i in range(0, len(passages), batch_size):
             part = passages[i : i + batch_size]

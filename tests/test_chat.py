@@ -288,6 +288,66 @@ def test_piped_json_is_one_line_per_question_in_the_ask_shape(tmp_path, sample_i
     assert any(DECLINED in c["quote"] and DECLINED in c["text"] for c in lines[1]["citations"])
 
 
+STRIKE = """---
+title: Rotterdam dockworkers end strike
+source: Example Wire
+published: 2026-11-20
+---
+Dockworkers in Rotterdam ended a nine-day strike on Friday after the port authority agreed to a {rise} percent pay rise over two years.
+"""
+
+
+def test_an_open_chat_finds_what_another_terminal_ingests_updates_and_prunes(tmp_path, sample_index):
+    """A person keeps the chat open and ingests in another terminal: a new article is
+    found at the next question, an updated one is cited in its new text (never the old
+    one, which Chroma's in-process cache would still hold), a pruned one is gone."""
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    news = tmp_path / "news"
+    news.mkdir()
+    env = {**os.environ, "ASSISTANT_INDEX": str(index), "ASSISTANT_CACHE_DIR": str(sample_index.parent / "cache")}
+
+    def ingest(*extra):
+        done = subprocess.run([sys.executable, "-m", "assistant", "ingest", str(news), *extra], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "chat", "--json", "--provider", "extractive"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+    def ask(question: str) -> dict:
+        proc.stdin.write(question + "\n")
+        proc.stdin.flush()
+        return json.loads(proc.stdout.readline())
+
+    question = "What pay rise did the Rotterdam port authority agree to?"
+    try:
+        assert ask("What did Alibaba deny?")["citations"]  # the chat is open, its index loaded
+        (news / "strike.md").write_text(STRIKE.format(rise=6))
+        ingest()
+        first = ask(question)
+        assert [c["title"] for c in first["citations"]] == ["Rotterdam dockworkers end strike"], first
+        assert "6 percent" in first["answer"]
+
+        (news / "strike.md").write_text(STRIKE.format(rise=8))
+        ingest()
+        updated = ask(question)
+        assert "8 percent" in updated["answer"] and "6 percent" not in updated["answer"], updated
+        assert all("6 percent" not in c["quote"] for c in updated["citations"])
+
+        (news / "strike.md").unlink()
+        ingest("--prune")
+        gone = ask(question)
+        assert gone["refused"] and not gone["citations"], gone
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
+
+
 def test_piped_text_shows_the_rewrite_the_footnotes_and_commands(tmp_path, sample_index):
     script = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n/source 1\n/sources\n"
     proc = chat(tmp_path, script, "--provider", "extractive", index=sample_index)

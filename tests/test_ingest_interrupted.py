@@ -391,6 +391,34 @@ def test_an_index_a_first_ingest_is_creating_is_named_busy_not_damaged(tmp_path,
     check_final(tmp_path, index, folder, embeddings)
 
 
+def test_a_reader_repairs_the_lexical_side_only_when_no_ingest_is_at_work(tmp_path):
+    """After an ingest killed before its final stamp the revisions differ. A search rebuilds
+    the lexical side in memory either way, but saves it only when no ingest holds the lock:
+    one at work is about to save its own, and the two saves would cross."""
+    folder, index = tmp_path / "articles", tmp_path / "index"
+    write_corpus(folder, 6)
+    died = run(tmp_path, folder, index, batch=4, point="before-final-stamp")
+    assert died.returncode == 9, died.stderr[-2000:]
+    saved = lexical_saves(index)
+
+    def search():
+        result = subprocess.run(
+            [str(CLI), "search", "quokka0", "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0 and "Story 0" in result.stdout, result.stderr
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        search()
+        assert lexical_saves(index) == saved
+    finally:
+        holder.kill()
+        holder.wait()
+    search()
+    assert lexical_saves(index) != saved
+
+
 # -- damaged and foreign folders ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory):
