@@ -78,7 +78,7 @@ def print_hits(query: str, hits: list[SearchHit]) -> None:
             f"[bold]{rank}.[/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)} [{p.start}:{p.end}] "
             f"score {hit.score:.4f} (dense #{hit.dense_rank or '-'}, bm25 #{hit.lexical_rank or '-'})[/]"
         )
-        out.print(escape(p.text), soft_wrap=True)
+        out.print(escape(p.text), soft_wrap=_one_line_per_item(out))
         out.print()
 
 
@@ -132,7 +132,7 @@ def show_answer_stream(events) -> Answer:
         with Live(status, console=out, transient=True, refresh_per_second=12) as live:
             for event in events:
                 if isinstance(event, Rewritten):
-                    live.console.print(f"[dim]↳ {escape(event.question)}[/]", soft_wrap=True)
+                    live.console.print(f"[dim]↳ {escape(event.question)}[/]")
                 elif isinstance(event, Retrieved):
                     status.update(text=Text(f"reading {len(event.hits)} passages...", style="dim"))
                 elif isinstance(event, Piece):
@@ -148,23 +148,41 @@ def print_answer(answer: Answer) -> None:
     from rich.markup import escape
 
     out = _console()
-    out.print(escape(answer.text), soft_wrap=True)
+    pipe = _one_line_per_item(out)
+    out.print(escape(answer.text), soft_wrap=pipe)
     if answer.refused:
         if answer.passages:
             out.print("\n[dim]Closest passages:[/]")
             for hit in answer.passages:
                 p = hit.passage
-                out.print(f"[dim]- {escape(p.title)} ({escape(p.source)}): {escape(p.text[:160])}...[/]", soft_wrap=True)
+                out.print(f"[dim]- {escape(p.title)} ({escape(p.source)}): {escape(p.text[:160])}...[/]", soft_wrap=pipe)
         return
     out.print()
     for c in answer.citations:
         out.print(
             f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(c.passage.source)}, "
             f"chars {c.quote_start}–{c.quote_end}[/]",
-            soft_wrap=True,
+            soft_wrap=pipe,
         )
-        quote = escape(c.quote).replace("\n", "\n     ")  # a quote over several lines stays indented
-        out.print(f"    [italic]“{quote}”[/]", soft_wrap=True)
+        quote = f"[italic]“{escape(c.quote)}”[/]"
+        if pipe:  # a quote over several lines stays indented
+            out.print("    " + quote.replace("\n", "\n     "), soft_wrap=True)
+        else:
+            out.print(_indented(quote, 4))
+
+
+def _one_line_per_item(out) -> bool:
+    """Off a terminal each item is one line (scripts read them); on one, text wraps at
+    words to the window instead of the terminal cutting words in two."""
+    return not out.is_terminal
+
+
+def _indented(markup: str, by: int):
+    """``markup`` wrapped to the window with every line indented ``by``."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    return Padding(Text.from_markup(markup), (0, 0, 0, by), expand=False)
 
 
 def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None) -> bool:
@@ -288,13 +306,15 @@ def print_chat_help(commands: dict[str, tuple[str, str]]) -> None:
 def print_note(text: str) -> None:
     from rich.markup import escape
 
-    _console().print(f"[dim]{escape(text)}[/]", soft_wrap=True)
+    out = _console()
+    out.print(f"[dim]{escape(text)}[/]", soft_wrap=_one_line_per_item(out))
 
 
 def print_error(text: str) -> None:
     from rich.markup import escape
 
-    _console(err=True).print(f"[red]error:[/] {escape(text)}", soft_wrap=True)
+    err = _console(err=True)
+    err.print(f"[red]error:[/] {escape(text)}", soft_wrap=_one_line_per_item(err))
 
 
 def print_sources(answer: Answer, cited: dict[str, int]) -> None:
@@ -303,20 +323,22 @@ def print_sources(answer: Answer, cited: dict[str, int]) -> None:
     from rich.markup import escape
 
     out = _console()
+    pipe = _one_line_per_item(out)
     if not answer.passages:
         out.print("The last answer read no passages (nothing in the index matched).")
         return
-    out.print(f"[dim]Passages read for: {escape(answer.standalone_question or answer.question)}[/]", soft_wrap=True)
+    out.print(f"[dim]Passages read for: {escape(answer.standalone_question or answer.question)}[/]", soft_wrap=pipe)
     for rank, hit in enumerate(answer.passages, start=1):
         p = hit.passage
         label = f"[bold][{cited[p.chunk_id]}][/]" if p.chunk_id in cited else "[dim]not cited[/]"
         out.print(
             f"{rank}. {label} [cyan]{escape(p.title)}[/] [dim]{escape(p.source)} chars {p.start}–{p.end}; "
             f"score {hit.score:.4f} (dense #{hit.dense_rank or '-'}, bm25 #{hit.lexical_rank or '-'})[/]",
-            soft_wrap=True,
+            soft_wrap=pipe,
         )
         snippet = " ".join(p.text.split())
-        out.print(f"   {escape(snippet[:200])}{'…' if len(snippet) > 200 else ''}", soft_wrap=True)
+        snippet = f"{escape(snippet[:200])}{'…' if len(snippet) > 200 else ''}"
+        out.print(f"   {snippet}", soft_wrap=True) if pipe else out.print(_indented(snippet, 3))
 
 
 def print_source(view) -> None:
@@ -325,16 +347,17 @@ def print_source(view) -> None:
     from rich.text import Text
 
     out = _console()
+    pipe = _one_line_per_item(out)
     p = view.passage
     out.print(
         f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)}, chars {p.start}–{p.end} "
         f"of the article (passage {p.position + 1}, {p.chunk_id})[/]",
-        soft_wrap=True,
+        soft_wrap=pipe,
     )
     text = Text(p.text)
     text.stylize("bold yellow", view.quote_start, view.quote_end)
-    out.print(text, soft_wrap=True)
-    if not out.is_terminal:  # no highlight off a terminal: say which span it is
+    out.print(text, soft_wrap=pipe)
+    if pipe:  # no highlight off a terminal: say which span it is
         out.print(f"quoted: “{p.text[view.quote_start:view.quote_end]}”", markup=False, soft_wrap=True)
 
 
@@ -345,17 +368,18 @@ def print_article_view(view) -> None:
     from rich.text import Text
 
     out = _console()
+    pipe = _one_line_per_item(out)
     p = view.passage
     out.print(
         f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)}, chars {view.start}–{view.end} "
         f"of {view.article_length}[/]",
-        soft_wrap=True,
+        soft_wrap=pipe,
     )
     text = Text(view.text, style="dim")
     text.stylize("not dim", p.start - view.start, p.end - view.start)
     text.stylize("bold yellow", view.quote_start - view.start, view.quote_end - view.start)
     if view.start > 0:
         out.print("[dim]…[/]")
-    out.print(text, soft_wrap=True)
+    out.print(text, soft_wrap=pipe)
     if view.end < view.article_length:
         out.print("[dim]…[/]")

@@ -116,6 +116,32 @@ def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_ch
         session.article_around(1)
 
 
+def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(searcher, settings, monkeypatch):  # noqa: F811
+    import io
+
+    from rich.console import Console
+
+    from assistant import ui
+
+    answer = answer_of(extractive_session(searcher, settings).ask("What did Alibaba deny?"))
+    quotes = [f"“{c.quote}”" for c in answer.citations]
+    assert any(len(quote) > 40 for quote in quotes) and not any("\n" in quote for quote in quotes)
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, color_system=None, width=40)
+    monkeypatch.setattr(ui, "_out_console", terminal)
+    ui.print_answer(answer)
+    lines = terminal.file.getvalue().splitlines()
+    assert all(len(line) <= 40 for line in lines), lines
+    quoted = [line for line in lines if line.startswith("    ")]
+    assert len(quoted) > len(quotes) and " ".join(line.strip() for line in quoted) == " ".join(quotes)  # between words
+
+    piped = Console(file=io.StringIO(), force_terminal=False, width=40)
+    monkeypatch.setattr(ui, "_out_console", piped)
+    ui.print_answer(answer)
+    lines = piped.file.getvalue().splitlines()
+    assert lines[0] == answer.text and all(f"    {quote}" in lines for quote in quotes)
+
+
 def test_stitched_article_is_the_article_text():
     article = load_file(SAMPLE).articles[0]
     passages = chunk_article(article)
