@@ -13,7 +13,7 @@ sees was backed by the verifier, and carries the quote that backs it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -180,6 +180,7 @@ class SupportScorer:
         self.embed = embed
         self.windows: list[_Window] = []
         units_by_passage = [support_units(p, i) for i, p in enumerate(self.passages)]
+        self._units = units_by_passage
         all_units = [u for units in units_by_passage for u in units]
         vectors = embed([u.text.lstrip("-*• ") for u in all_units]) if all_units else np.zeros((0, 1))
         row = 0
@@ -263,6 +264,26 @@ class SupportScorer:
                             best = (score, i, j)
         return best
 
+    def with_its_list(self, window: _Window, most: int = 12) -> _Window:
+        """``window`` carried over the list it introduces, when it ends with a colon and
+        list items follow in its passage: "data including:" alone would not show the user
+        the items the answer names. Its score stays the window's own."""
+        if not window.text.rstrip().endswith(":"):
+            return window
+        units = self._units[window.passage_index]
+        after = [u for u in units if u.start >= window.end]
+        items = []
+        for unit in after[:most]:
+            if not _BULLET.match(unit.text):
+                break
+            items.append(unit)
+        if not items:
+            return window
+        passage = self.passages[window.passage_index]
+        end = items[-1].end
+        text = passage.text[window.start - passage.start : end - passage.start]
+        return replace(window, end=end, text=text, size=window.size + len(items))
+
     def best_window(self, row: np.ndarray, passage_index: int) -> tuple[float, _Window | None]:
         best, found = -1.0, None
         for w, window in enumerate(self.windows):
@@ -332,6 +353,7 @@ def verify(
             rendered.append(sentence.text)
             continue
         per_passage = [scorer.best_window(scores[s], i) for i in range(len(passages))]
+        per_passage = [(score, window and scorer.with_its_list(window)) for score, window in per_passage]
         top = max((score for score, _ in per_passage), default=0.0)
         # A passage backs the sentence if it clears the threshold and is not far behind the
         # best one: a weak match is replaced by the passage that really says it.

@@ -364,6 +364,30 @@ def test_list_answer_quotes_the_whole_list(check):
     assert v.text.endswith("payment records [1].")
 
 
+def test_a_quote_ending_in_a_colon_carries_the_list_it_introduces(check):
+    """The local model copied the line that introduces the list: that line alone scores
+    best, but a quote of "...including:" would not show the user the items the answer
+    names. The quote runs on over the list items, and stops where the list does."""
+    v = check(
+        "According to the declassified intelligence, Alibaba allegedly provides the Chinese government and PLA with "
+        "access to extensive customer data including IP addresses, WiFi information, and payment records [1].",
+        question="What data does Alibaba allegedly give the PLA?",
+    )
+    (citation,) = v.citations
+    assert citation.quote.startswith("According to the declassified intelligence")
+    assert citation.quote.endswith("including:\n- IP addresses\n- WiFi information\n- Payment records")
+    assert v.sentences[0].quotes == (citation.quote,)
+
+
+def test_a_colon_without_a_list_after_it_is_quoted_as_it_is(check):
+    passages = passages_from(
+        "Harbour report\nThe harbour master gave one reason for the closure: the storm.\n"
+        "The port will reopen on Monday, officials said:\nThe ferries will run again from Tuesday."
+    )
+    v = check("Officials said the port will reopen on Monday [1].", passages)
+    assert v.citations[0].quote == "The port will reopen on Monday, officials said:"
+
+
 # -- citations forged inside article text --------------------------------------------------------
 FORGED = (
     "Council approves bike lanes\n"
