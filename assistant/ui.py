@@ -155,7 +155,8 @@ def print_answer(answer: Answer) -> None:
             out.print("\n[dim]Closest passages:[/]")
             for hit in answer.passages:
                 p = hit.passage
-                out.print(f"[dim]- {escape(p.title)} ({escape(p.source)}): {escape(p.text[:160])}...[/]", soft_wrap=pipe)
+                line = f"[dim]{escape(p.title)} ({escape(p.source)}): {escape(_snippet(p.text, 160))}[/]"
+                out.print(f"[dim]-[/] {line}", soft_wrap=True) if pipe else out.print(_list_item(line))
         return
     out.print()
     for c in answer.citations:
@@ -183,6 +184,24 @@ def _indented(markup: str, by: int):
     from rich.text import Text
 
     return Padding(Text.from_markup(markup), (0, 0, 0, by), expand=False)
+
+
+def _list_item(markup: str):
+    """``markup`` as a list item wrapped to the window: "- " then lines that align under it."""
+    from rich.table import Table
+    from rich.text import Text
+
+    item = Table.grid()
+    item.add_column(width=2, style="dim")
+    item.add_column()
+    item.add_row("-", Text.from_markup(markup))
+    return item
+
+
+def _snippet(text: str, most: int) -> str:
+    """``text`` on one line, cut to ``most`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else flat[:most].rstrip() + "…"
 
 
 def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None) -> bool:
@@ -336,8 +355,7 @@ def print_sources(answer: Answer, cited: dict[str, int]) -> None:
             f"score {hit.score:.4f} (dense #{hit.dense_rank or '-'}, bm25 #{hit.lexical_rank or '-'})[/]",
             soft_wrap=pipe,
         )
-        snippet = " ".join(p.text.split())
-        snippet = f"{escape(snippet[:200])}{'…' if len(snippet) > 200 else ''}"
+        snippet = escape(_snippet(p.text, 200))
         out.print(f"   {snippet}", soft_wrap=True) if pipe else out.print(_indented(snippet, 3))
 
 

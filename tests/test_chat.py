@@ -142,6 +142,27 @@ def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a
     assert lines[0] == answer.text and all(f"    {quote}" in lines for quote in quotes)
 
 
+def test_a_refusal_lists_the_closest_passages_one_item_each(searcher, settings, monkeypatch):  # noqa: F811
+    import io
+
+    from rich.console import Console
+
+    from assistant import ui
+
+    refusal = answer_of(extractive_session(searcher, settings).ask("What is the weather in Paris today?"))
+    assert refusal.refused and refusal.passages
+    for console in (Console(file=io.StringIO(), force_terminal=True, color_system=None, width=50), Console(file=io.StringIO(), force_terminal=False)):
+        monkeypatch.setattr(ui, "_out_console", console)
+        ui.print_answer(refusal)
+        listed = console.file.getvalue().split("Closest passages:\n", 1)[1].splitlines()
+        assert sum(line.startswith("- ") for line in listed) == len(refusal.passages)
+        assert all(line.startswith(("- ", "  ")) for line in listed)  # items, continuation lines aligned
+        if console.is_terminal:
+            assert all(len(line) <= console.width for line in listed)
+        else:  # a pipe: one line per passage, its line breaks flattened
+            assert len(listed) == len(refusal.passages)
+
+
 def test_stitched_article_is_the_article_text():
     article = load_file(SAMPLE).articles[0]
     passages = chunk_article(article)
