@@ -65,7 +65,8 @@ class Searcher:
         depth = max(self.settings.search_candidates, k)
         self.store.catch_up()  # articles ingested meanwhile (from another terminal) are found
         dense = self.store.dense_search(self.embeddings.embed_query(query), depth, where.chroma_where())
-        lexical = self.store.lexical.search(query, depth, where.lexical_mask(self.store.lexical))
+        bm25 = self.store.lexical  # once: another thread's catch-up may load a newer one meanwhile
+        lexical = bm25.search(query, depth, where.lexical_mask(bm25))
         return self._fuse(dense, lexical, k)
 
     def _fuse(self, dense, lexical, k: int) -> list[SearchHit]:

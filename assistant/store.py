@@ -485,12 +485,13 @@ class PassageStore:
 
     @property
     def lexical(self) -> LexicalIndex:
-        if self._lexical is None:
+        lexical = self._lexical  # read once: a catch-up on another thread may reset it
+        if lexical is None:
             lexical = LexicalIndex.load(self._lexical_dir)
             if lexical is None or lexical.revision != self.revision:
                 lexical = self._rebuild_lexical()
             self._lexical = lexical
-        return self._lexical
+        return lexical
 
     def _rebuild_lexical(self) -> LexicalIndex:
         revision = self.revision  # read before the passages: a later write then shows as a mismatch
