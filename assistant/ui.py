@@ -156,7 +156,7 @@ def print_answer(answer: Answer) -> None:
             for hit in answer.passages:
                 p = hit.passage
                 line = f"[dim]{escape(p.title)} ({escape(p.source)}): {escape(_snippet(p.text, 160))}[/]"
-                out.print(f"[dim]-[/] {line}", soft_wrap=True) if pipe else out.print(_list_item(line))
+                _print_list_item(out, line)
         return
     out.print()
     for c in answer.citations:
@@ -165,11 +165,7 @@ def print_answer(answer: Answer) -> None:
             f"chars {c.quote_start}–{c.quote_end}[/]",
             soft_wrap=pipe,
         )
-        quote = f"[italic]“{escape(c.quote)}”[/]"
-        if pipe:  # a quote over several lines stays indented
-            out.print("    " + quote.replace("\n", "\n     "), soft_wrap=True)
-        else:
-            out.print(_indented(quote, 4))
+        _print_indented(out, f"[italic]“{escape(c.quote)}”[/]", 4)
 
 
 def _one_line_per_item(out) -> bool:
@@ -178,16 +174,24 @@ def _one_line_per_item(out) -> bool:
     return not out.is_terminal
 
 
-def _indented(markup: str, by: int):
-    """``markup`` wrapped to the window with every line indented ``by``."""
+def _print_indented(out, markup: str, by: int) -> None:
+    """``markup`` with every line indented ``by``: wrapped to the window on a terminal; in
+    a pipe, its own lines only (those after the first one further, under its opening mark)."""
+    if _one_line_per_item(out):
+        out.print(" " * by + markup.replace("\n", "\n" + " " * (by + 1)), soft_wrap=True)
+        return
     from rich.padding import Padding
     from rich.text import Text
 
-    return Padding(Text.from_markup(markup), (0, 0, 0, by), expand=False)
+    out.print(Padding(Text.from_markup(markup), (0, 0, 0, by), expand=False))
 
 
-def _list_item(markup: str):
-    """``markup`` as a list item wrapped to the window: "- " then lines that align under it."""
+def _print_list_item(out, markup: str) -> None:
+    """``markup`` after a "- ": on a terminal wrapped to the window, the lines after the
+    first aligned under it; in a pipe, one line."""
+    if _one_line_per_item(out):
+        out.print(f"[dim]-[/] {markup}", soft_wrap=True)
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -195,7 +199,7 @@ def _list_item(markup: str):
     item.add_column(width=2, style="dim")
     item.add_column()
     item.add_row("-", Text.from_markup(markup))
-    return item
+    out.print(item)
 
 
 def _snippet(text: str, most: int) -> str:
@@ -355,8 +359,7 @@ def print_sources(answer: Answer, cited: dict[str, int]) -> None:
             f"score {hit.score:.4f} (dense #{hit.dense_rank or '-'}, bm25 #{hit.lexical_rank or '-'})[/]",
             soft_wrap=pipe,
         )
-        snippet = escape(_snippet(p.text, 200))
-        out.print(f"   {snippet}", soft_wrap=True) if pipe else out.print(_indented(snippet, 3))
+        _print_indented(out, escape(_snippet(p.text, 200)), 3)
 
 
 def print_source(view) -> None:

@@ -116,49 +116,44 @@ def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_ch
         session.article_around(1)
 
 
-def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(searcher, settings, monkeypatch):  # noqa: F811
+def printed_lines(monkeypatch, answer, width: int | None) -> list[str]:
+    """What ``ui.print_answer`` shows: on a terminal ``width`` columns wide, or in a pipe (None)."""
     import io
 
     from rich.console import Console
 
     from assistant import ui
 
+    console = Console(file=io.StringIO(), force_terminal=width is not None, color_system=None, width=width or 80)
+    monkeypatch.setattr(ui, "_out_console", console)
+    ui.print_answer(answer)
+    return console.file.getvalue().splitlines()
+
+
+def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(searcher, settings, monkeypatch):  # noqa: F811
     answer = answer_of(extractive_session(searcher, settings).ask("What did Alibaba deny?"))
     quotes = [f"“{c.quote}”" for c in answer.citations]
     assert any(len(quote) > 40 for quote in quotes) and not any("\n" in quote for quote in quotes)
 
-    terminal = Console(file=io.StringIO(), force_terminal=True, color_system=None, width=40)
-    monkeypatch.setattr(ui, "_out_console", terminal)
-    ui.print_answer(answer)
-    lines = terminal.file.getvalue().splitlines()
+    lines = printed_lines(monkeypatch, answer, 40)
     assert all(len(line) <= 40 for line in lines), lines
     quoted = [line for line in lines if line.startswith("    ")]
     assert len(quoted) > len(quotes) and " ".join(line.strip() for line in quoted) == " ".join(quotes)  # between words
 
-    piped = Console(file=io.StringIO(), force_terminal=False, width=40)
-    monkeypatch.setattr(ui, "_out_console", piped)
-    ui.print_answer(answer)
-    lines = piped.file.getvalue().splitlines()
+    lines = printed_lines(monkeypatch, answer, None)
     assert lines[0] == answer.text and all(f"    {quote}" in lines for quote in quotes)
 
 
 def test_a_refusal_lists_the_closest_passages_one_item_each(searcher, settings, monkeypatch):  # noqa: F811
-    import io
-
-    from rich.console import Console
-
-    from assistant import ui
-
     refusal = answer_of(extractive_session(searcher, settings).ask("What is the weather in Paris today?"))
     assert refusal.refused and refusal.passages
-    for console in (Console(file=io.StringIO(), force_terminal=True, color_system=None, width=50), Console(file=io.StringIO(), force_terminal=False)):
-        monkeypatch.setattr(ui, "_out_console", console)
-        ui.print_answer(refusal)
-        listed = console.file.getvalue().split("Closest passages:\n", 1)[1].splitlines()
+    for width in (50, None):
+        printed = "\n".join(printed_lines(monkeypatch, refusal, width)) + "\n"
+        listed = printed.split("Closest passages:\n", 1)[1].splitlines()
         assert sum(line.startswith("- ") for line in listed) == len(refusal.passages)
         assert all(line.startswith(("- ", "  ")) for line in listed)  # items, continuation lines aligned
-        if console.is_terminal:
-            assert all(len(line) <= console.width for line in listed)
+        if width:
+            assert all(len(line) <= width for line in listed)
         else:  # a pipe: one line per passage, its line breaks flattened
             assert len(listed) == len(refusal.passages)
 

@@ -18,7 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -364,6 +366,24 @@ time.sleep(600)
 """
 
 
+@contextmanager
+def another_process_holding_the_lock(index: Path) -> Iterator[None]:
+    """Another process holds ``index/.lock`` (as an ingest at work does) until the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def cli(tmp_path: Path, index: Path, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(CLI), *command, "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
+    )
+
+
 def test_an_index_a_first_ingest_is_creating_is_named_busy_not_damaged(tmp_path, embeddings):
     """The moment of a first ingest that CI once caught: the marker written and chroma/
     made, Chroma's database not yet there, the lock held. Another ingest, or a search,
@@ -374,19 +394,12 @@ def test_an_index_a_first_ingest_is_creating_is_named_busy_not_damaged(tmp_path,
     index.mkdir()
     (index / "assistant-index.json").write_text(json.dumps({"format": 1, "kind": "assistant passage index"}) + "\n")
     (index / "chroma").mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_process_holding_the_lock(index):
         for command, expected in ((["ingest", str(folder)], "another ingest is writing to"), (["search", "quokka1"], "an ingest is creating")):
-            result = subprocess.run(
-                [str(CLI), *command, "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
-            )
+            result = cli(tmp_path, index, *command)
             lines = result.stderr.strip().splitlines()
             assert result.returncode == 1 and len(lines) == 1 and expected in lines[0], (command, result.stderr)
             assert str(index) in lines[0]
-    finally:
-        holder.kill()
-        holder.wait()
     report(run(tmp_path, folder, index))
     check_final(tmp_path, index, folder, embeddings)
 
@@ -402,19 +415,12 @@ def test_a_reader_repairs_the_lexical_side_only_when_no_ingest_is_at_work(tmp_pa
     saved = lexical_saves(index)
 
     def search():
-        result = subprocess.run(
-            [str(CLI), "search", "quokka0", "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
-        )
+        result = cli(tmp_path, index, "search", "quokka0")
         assert result.returncode == 0 and "Story 0" in result.stdout, result.stderr
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_process_holding_the_lock(index):
         search()
         assert lexical_saves(index) == saved
-    finally:
-        holder.kill()
-        holder.wait()
     search()
     assert lexical_saves(index) != saved
 
@@ -459,9 +465,7 @@ def test_damaged_or_foreign_folder_is_refused_untouched(tmp_path, small_index, d
     if damage in (damage_sqlite_truncated, foreign_folder):  # reading is refused as cleanly
         commands.append(["search", "quokka1"])
     for command in commands:
-        result = subprocess.run(
-            [str(CLI), *command, "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
-        )
+        result = cli(tmp_path, index, *command)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
