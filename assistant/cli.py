@@ -130,6 +130,13 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 @click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="Golden questions (JSONL).")
 @click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answers.")
 @click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True, help="Runs, to flag unstable questions.")
+@click.option(
+    "--split",
+    type=click.Choice(["all", "dev", "test"]),
+    default="all",
+    show_default=True,
+    help="Questions to ask: 'dev' to tune on, 'test' to report (never read its failures while tuning).",
+)
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A previous JSON report to compare with.")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 @click.option("--markdown-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
@@ -140,14 +147,22 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
     "--hostile-sample", type=click.IntRange(1, 10_000), help="Ask only N questions in the hostile run (those reaching hostile passages first); implies --hostile."
 )
 @click.pass_context
-def eval_command(ctx, dataset, provider, repeat, baseline, json_out, markdown_out, hostile, hostile_sample) -> None:
+def eval_command(ctx, dataset, provider, repeat, split, baseline, json_out, markdown_out, hostile, hostile_sample) -> None:
     """Run the golden questions through the assistant and gate on the metrics."""
     from .evals import DEFAULT_DATASET
     from .ui import run_eval_with_progress
 
     settings = _settings(ctx, provider=provider)
     passed = run_eval_with_progress(
-        settings, dataset or DEFAULT_DATASET, repeat, baseline, json_out, markdown_out, hostile or bool(hostile_sample), hostile_sample
+        settings,
+        dataset or DEFAULT_DATASET,
+        repeat,
+        baseline,
+        json_out,
+        markdown_out,
+        hostile or bool(hostile_sample),
+        hostile_sample,
+        split,
     )
     if not passed:
         sys.exit(1)

@@ -25,6 +25,9 @@ from .models import Answer
 __all__ = [
     "EvalQuestion",
     "load_dataset",
+    "select_split",
+    "by_split",
+    "SPLITS",
     "score_answer",
     "aggregate",
     "compare",
@@ -39,7 +42,9 @@ __all__ = [
     "check_hostile",
 ]
 
-TYPES = ("factoid", "list", "who", "numeric", "why", "paraphrase", "multi-doc", "unanswerable", "follow-up")
+TYPES = ("factoid", "list", "who", "numeric", "why", "paraphrase", "multi-doc", "unanswerable", "follow-up", "yes-no", "update", "conflict", "date-bound")
+# Tune on dev (read its failures); report on test (never read while tuning).
+SPLITS = ("dev", "test")
 RETRIEVAL_K = 5
 # Metrics where higher is better (the gate checks these against their thresholds) ...
 HIGHER_IS_BETTER = (
@@ -66,6 +71,7 @@ class EvalQuestion:
     sources: tuple[str, ...]
     evidence: tuple[str, ...]
     history: tuple[Turn, ...] = ()
+    split: str = "dev"
 
     @property
     def answerable(self) -> bool:
@@ -93,15 +99,28 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
                     sources=tuple(row["sources"]),
                     evidence=tuple(row["evidence"]),
                     history=tuple(Turn(t["question"], t.get("answer", "")) for t in row.get("history", [])),
+                    split=row.get("split", "dev"),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise AssistantError(f"{path} line {number}: not a valid eval question ({type(exc).__name__}: {exc})") from None
         if questions[-1].type not in TYPES:
             raise AssistantError(f"{path} line {number}: unknown type '{questions[-1].type}'")
+        if questions[-1].split not in SPLITS:
+            raise AssistantError(f"{path} line {number}: unknown split '{questions[-1].split}' (dev or test)")
     if not questions:
         raise AssistantError(f"eval dataset {path} has no questions")
     return questions
+
+
+def select_split(questions: list[EvalQuestion], split: str | None) -> list[EvalQuestion]:
+    """The questions of one split ('dev' or 'test'), or all of them for None or 'all'."""
+    if split in (None, "all"):
+        return questions
+    chosen = [q for q in questions if q.split == split]
+    if not chosen:
+        raise AssistantError(f"the eval dataset has no '{split}' questions")
+    return chosen
 
 
 def corpus_fingerprint(files: Iterable[Path], *extra: str) -> str:
@@ -143,6 +162,7 @@ def score_answer(q: EvalQuestion, answer: Answer, retrieved: list[str], support:
     row: dict = {
         "id": q.id,
         "type": q.type,
+        "split": q.split,
         "question": q.question,
         "standalone_question": answer.standalone_question or q.question,
         "answer": answer.text,
@@ -245,6 +265,16 @@ def by_type(rows: list[dict]) -> dict:
     return {t: aggregate([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)}
 
 
+def by_split(rows: list[dict]) -> dict:
+    """Overall and per-type figures of each split asked: the test split's are the ones to report."""
+    out = {}
+    for name in SPLITS:
+        chosen = [r for r in rows if r.get("split") == name]
+        if chosen:
+            out[name] = {"metrics": aggregate(chosen), "by_type": by_type(chosen)}
+    return out
+
+
 # -- gate, baseline, repeat --------------------------------------------------------------------
 def check_thresholds(metrics: dict, thresholds: dict) -> list[str]:
     """Lines naming each metric that misses its threshold (empty when the gate passes)."""
@@ -336,22 +366,25 @@ def markdown_report(report: dict) -> str:
     thresholds = report.get("thresholds", {})
     for key, label in _TABLE:
         lines.append(f"| {label} | {_fmt(m.get(key))} | {_fmt(thresholds.get(key))} |")
-    lines += ["", "| type | n | correct | recall@k | cit. precision (gold) | refusal acc. | false refusals |", "|---|---|---|---|---|---|---|"]
-    for t, tm in report["by_type"].items():
-        lines.append(
-            f"| {t} | {tm['questions']} | {_fmt(tm.get('answer_correctness'))} | {_fmt(tm.get('retrieval_recall_at_k'))} | "
-            f"{_fmt(tm.get('citation_precision_gold'))} | {_fmt(tm.get('refusal_accuracy'))} | {_fmt(tm.get('false_refusal_rate'))} |"
-        )
+    lines += _type_table(report["by_type"])
+    for name, part in report.get("by_split", {}).items():
+        if len(report.get("by_split", {})) < 2:
+            break
+        lines += ["", f"## The {name} split ({part['metrics']['questions']} questions)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {label} | {value} |" for label, value in table_rows(part["metrics"])]
+        lines += _type_table(part["by_type"])
     if report.get("gate_failures"):
         lines += ["", "**Gate failed:**", *[f"- {f}" for f in report["gate_failures"]]]
     else:
         lines += ["", "Gate passed."]
-    failures = [q for q in report["questions"] if not q["correct"]]
-    if failures:
-        lines += ["", "<details><summary>Failed questions</summary>", ""]
-        for q in failures:
-            lines.append(f"- `{q['id']}` ({q['type']}): {q['question']} -> {q['answer']}")
-        lines += ["", "</details>"]
+    for name in SPLITS:
+        failures = [q for q in report["questions"] if not q["correct"] and q.get("split", "dev") == name]
+        if failures:
+            note = " (not to be read while tuning)" if name == "test" else ""
+            lines += ["", f"<details><summary>Failed questions, {name} split{note}</summary>", ""]
+            for q in failures:
+                lines.append(f"- `{q['id']}` ({q['type']}): {q['question']} -> {q['answer']}")
+            lines += ["", "</details>"]
     if report.get("comparison", {}).get("worse"):
         lines += ["", "Got worse against the baseline:", *[f"- `{w['id']}`: {w['now']}" for w in report["comparison"]["worse"]]]
     if report.get("unstable"):
@@ -359,6 +392,16 @@ def markdown_report(report: dict) -> str:
     if report.get("hostile"):
         lines += _hostile_markdown(report["hostile"], report.get("thresholds", {}))
     return "\n".join(lines) + "\n"
+
+
+def _type_table(types: dict) -> list[str]:
+    lines = ["", "| type | n | correct | recall@k | cit. precision (gold) | refusal acc. | false refusals |", "|---|---|---|---|---|---|---|"]
+    for t, tm in types.items():
+        lines.append(
+            f"| {t} | {tm['questions']} | {_fmt(tm.get('answer_correctness'))} | {_fmt(tm.get('retrieval_recall_at_k'))} | "
+            f"{_fmt(tm.get('citation_precision_gold'))} | {_fmt(tm.get('refusal_accuracy'))} | {_fmt(tm.get('false_refusal_rate'))} |"
+        )
+    return lines
 
 
 def hostile_figures(h: dict, thresholds: dict) -> list[tuple[str, str, str]]:
@@ -429,7 +472,8 @@ SAMPLE_ARTICLE = EVALS_DIR.parent / "articles" / "alibaba-pla-white-house-memo.t
 
 def corpus_files(dataset: Path) -> list[Path]:
     """The eval corpus: ``corpus/`` beside the dataset, plus the bundled sample article."""
-    files = sorted((Path(dataset).parent / "corpus").glob("*.txt"))
+    folder = Path(dataset).parent / "corpus"
+    files = sorted([*folder.glob("*.txt"), *folder.glob("*.md")])
     if SAMPLE_ARTICLE.exists():
         files.append(SAMPLE_ARTICLE)
     if not files:
@@ -449,14 +493,17 @@ def eval_settings(settings, files: list[Path]):
     return settings.model_copy(update={"index_dir": settings.cache_dir / "eval-index" / key, "chroma_host": None}), key
 
 
-def run_eval(settings, dataset: Path = DEFAULT_DATASET, provider: str | None = None, repeat: int = 1, progress=None) -> dict:
-    """Run every question ``repeat`` times and build the report (without gate or baseline)."""
+def run_eval(
+    settings, dataset: Path = DEFAULT_DATASET, provider: str | None = None, repeat: int = 1, progress=None, split: str | None = None
+) -> dict:
+    """Run every question (of ``split``, or all) ``repeat`` times and build the report
+    (without gate or baseline)."""
     from .citations import SupportScorer
     from .ingest import ingest
     from .models import Passage
     from .service import open_answerer
 
-    questions = load_dataset(dataset)
+    questions = select_split(load_dataset(dataset), split)
     files = corpus_files(dataset)
     esettings, corpus_key = eval_settings(settings, files)
     ingest(files, esettings)
@@ -486,8 +533,10 @@ def run_eval(settings, dataset: Path = DEFAULT_DATASET, provider: str | None = N
         "settings_fingerprint": esettings.fingerprint(),
         "corpus_fingerprint": corpus_key,
         "repeat": repeat,
+        "split": split or "all",
         "metrics": aggregate(rows),
         "by_type": by_type(rows),
+        "by_split": by_split(rows),
         "questions": rows,
         "unstable": unstable(runs) if repeat > 1 else [],
     }
@@ -749,6 +798,7 @@ def run_hostile(
     clean_rows: list[dict] | None = None,
     hostile_dir: Path = HOSTILE_DIR,
     progress=None,
+    split: str | None = None,
 ) -> dict:
     """Ask the golden questions (all, or a ``sample``) over the eval corpus mixed with the
     hostile articles, and compare every answer with the one given without them
@@ -766,7 +816,7 @@ def run_hostile(
     from .prompts import DEFAULT_PROMPTS_DIR, load_prompts
     from .service import open_answerer
 
-    questions = load_dataset(dataset)
+    questions = select_split(load_dataset(dataset), split)
     hostile = load_hostile(hostile_dir)
     hostile_paths = {str(a.path.resolve()) for a in hostile}
     files = corpus_files(dataset) + [a.path for a in hostile]

@@ -208,7 +208,9 @@ def _snippet(text: str, most: int) -> str:
     return flat if len(flat) <= most else flat[:most].rstrip() + "…"
 
 
-def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None) -> bool:
+def run_eval_with_progress(
+    settings, dataset, repeat, baseline, json_out, markdown_out, hostile=False, hostile_sample=None, split=None
+) -> bool:
     """Run the eval with a progress bar, print the table, write the reports; True if the gate passes.
     With ``hostile``, also run the golden questions (or ``hostile_sample`` of them) over the
     corpus mixed with the prompt-injection articles and gate on the injection rate."""
@@ -221,17 +223,23 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
     from . import evals
     from .errors import AssistantError
 
-    total = len(evals.load_dataset(dataset)) * repeat
+    total = len(evals.select_split(evals.load_dataset(dataset), split)) * repeat
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     err = _console(err=True)
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"eval ({settings.provider if settings else ''})", total=total)
-        report = evals.run_eval(settings, dataset, settings.provider, repeat, progress=lambda row: bar.advance(task))
+        report = evals.run_eval(settings, dataset, settings.provider, repeat, progress=lambda row: bar.advance(task), split=split)
         if hostile:
             asked = min(hostile_sample or len(report["questions"]), len(report["questions"]))
             htask = bar.add_task(f"hostile articles ({settings.provider})", total=asked)
             report["hostile"] = evals.run_hostile(
-                settings, dataset, settings.provider, hostile_sample, clean_rows=report["questions"], progress=lambda row: bar.advance(htask)
+                settings,
+                dataset,
+                settings.provider,
+                hostile_sample,
+                clean_rows=report["questions"],
+                progress=lambda row: bar.advance(htask),
+                split=split,
             )
     thresholds, path = evals.thresholds_for(report["provider"])
     report["thresholds"] = {k: v for k, v in thresholds.items() if not k.startswith("_")}
@@ -267,6 +275,13 @@ def run_eval_with_progress(settings, dataset, repeat, baseline, json_out, markdo
             evals._fmt(m.get("citation_precision_gold")), evals._fmt(m.get("refusal_accuracy")), evals._fmt(m.get("false_refusal_rate")),
         )
     out.print(types)
+    if len(report.get("by_split", {})) > 1:
+        for name, part in report["by_split"].items():
+            m = part["metrics"]
+            out.print(
+                f"{name} split, {m['questions']} questions: correctness {evals._fmt(m.get('answer_correctness'))}, "
+                f"refusal accuracy {evals._fmt(m.get('refusal_accuracy'))}, false refusals {evals._fmt(m.get('false_refusal_rate'))}"
+            )
     for worse in report.get("comparison", {}).get("worse", []):
         out.print(f"[yellow]worse than baseline[/] {worse['id']}: {worse['now']}")
     for flaky in report.get("unstable", []):

@@ -1,6 +1,6 @@
 """Checks on the eval data itself: the golden questions and the corpus they are graded against.
 
-Fast and offline: only reads `evals/golden.jsonl`, `evals/corpus/*.txt` and the bundled sample
+Fast and offline: only reads `evals/golden.jsonl`, `evals/corpus/*.txt` and `*.md`, and the bundled sample
 article in `articles/`. A failure names the question id and the offending field.
 """
 
@@ -21,7 +21,9 @@ GOLDEN = EVALS / "golden.jsonl"
 ARTICLES = ROOT / "articles"
 SAMPLE_NAME = "alibaba-pla-white-house-memo.txt"
 
-REQUIRED_FIELDS = {"id", "type", "question", "answer", "must_include", "sources", "evidence"}
+REQUIRED_FIELDS = {"id", "type", "split", "question", "answer", "must_include", "sources", "evidence"}
+# Tune on dev (read its failures); report on test (never read its failures while tuning).
+SPLITS = ("dev", "test")
 MIN_PER_TYPE = {
     "factoid": 10,
     "list": 5,
@@ -32,10 +34,41 @@ MIN_PER_TYPE = {
     "multi-doc": 8,
     "unanswerable": 10,
     "follow-up": 6,
+    "yes-no": 5,
+    "update": 5,
+    "conflict": 4,
+    "date-bound": 4,
 }
 REFUSAL = "The articles do not say."
 MIN_QUESTIONS = 64
 MIN_CORPUS_FILES = 16
+
+
+CORPUS_SUFFIXES = (".txt", ".md")
+FRONT_MATTER_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:(.*)$")
+
+
+def corpus_files() -> list[Path]:
+    """The corpus articles: plain-text files and Markdown files with front matter."""
+    return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.suffix in CORPUS_SUFFIXES) if CORPUS.is_dir() else []
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str] | None, str]:
+    """A ``---`` block of ``key: value`` lines at the top, and the body after it (None: no block)."""
+    lines = text.splitlines()
+    if not lines or lines[0].rstrip() != "---":
+        return None, text
+    meta: dict[str, str] = {}
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            return meta, "\n".join(lines[index + 1 :])
+        match = FRONT_MATTER_KEY.match(lines[index])
+        if match:
+            value = match.group(2).strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            meta.setdefault(match.group(1).lower(), value)
+    return None, text  # never closed
 
 
 def _load_rows() -> list[tuple[int, dict]]:
@@ -102,8 +135,18 @@ def test_counts_per_type_meet_the_minimums():
     assert not short, f"too few questions of type (have, need): {short}"
 
 
+def test_every_type_has_questions_in_both_splits():
+    splits: dict[str, set[str]] = {}
+    for row in ROWS:
+        splits.setdefault(row["type"], set()).add(row["split"])
+    assert all(row["split"] in SPLITS for row in ROWS), [row["id"] for row in ROWS if row["split"] not in SPLITS]
+    # Every type tuned on is reported on unseen questions too; a type may be test-only
+    # (written for the test split, never tuned on), never dev-only.
+    assert not [kind for kind, found in splits.items() if "test" not in found], splits
+
+
 def test_corpus_has_enough_articles():
-    files = sorted(CORPUS.glob("*.txt"))
+    files = corpus_files()
     assert len(files) >= MIN_CORPUS_FILES, f"{len(files)} corpus files, need at least {MIN_CORPUS_FILES}"
 
 
@@ -191,6 +234,33 @@ def test_multi_doc_needs_two_articles(row):
     assert len(backed) >= 2, f"evidence comes from only {sorted(backed)}"
 
 
+@pytest.mark.parametrize("row", [r for r in ROWS if r["type"] == "conflict"], ids=lambda r: r["id"])
+def test_conflict_cites_both_sides(row):
+    assert len(set(row["sources"])) >= 2, "a conflict question needs two distinct sources"
+    backed = set().union(*(sources_with(row, e) for e in row["evidence"]))
+    assert len(backed) >= 2, f"evidence comes from only {sorted(backed)}; a conflict needs both sides"
+
+
+def publication_date(name: str) -> str | None:
+    """The front matter date of a .md source (None for other sources or without a date)."""
+    if not name.endswith(".md") or source_path(name) is None:
+        return None
+    meta, _ = split_front_matter(source_text(name))
+    date = (meta or {}).get("date", "")
+    return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r["type"] == "update"], ids=lambda r: r["id"])
+def test_update_cites_a_dated_article(row):
+    # The newer article decides an update question, so a source must carry its date; when
+    # the older article is cited too, the evidence must include the dated newer one.
+    dated = {name: publication_date(name) for name in row["sources"]}
+    assert any(dated.values()), f"no source of {row['sources']} is a .md with a front matter date"
+    backed = set().union(*(sources_with(row, e) for e in row["evidence"]))
+    newest = max((d for d in dated.values() if d), default=None)
+    assert any(dated.get(name) == newest for name in backed), "no evidence sentence comes from the newest cited article"
+
+
 @pytest.mark.parametrize("row", [r for r in ROWS if r["type"] == "follow-up"], ids=lambda r: r["id"])
 def test_follow_up_history(row):
     history = row["history"]
@@ -203,16 +273,27 @@ def test_follow_up_history(row):
 # --- the corpus files ---------------------------------------------------------------------
 
 
-CORPUS_FILES = sorted(CORPUS.glob("*.txt"))
+CORPUS_FILES = corpus_files()
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_corpus_article_format(path):
-    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.txt", path.name), "file names are lowercase-with-dashes"
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.(txt|md)", path.name), "file names are lowercase-with-dashes"
     text = path.read_bytes().decode("utf-8")  # strict: the corpus is UTF-8
-    lines = text.splitlines()
-    assert lines and lines[0].strip() and not lines[0].startswith("- "), "first line is the headline"
-    body = [line for line in lines[1:] if line.strip()]
+    if path.suffix == ".md":
+        # The headline is the front matter's title; the body is everything after the block.
+        meta, text = split_front_matter(text)
+        assert meta is not None, "a .md article starts with a closed --- front matter block"
+        assert meta.get("title", "").strip(), "front matter needs a non-empty title"
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta.get("date", "")), f"front matter date {meta.get('date')!r} is not YYYY-MM-DD"
+        assert meta.get("author", "").strip(), "front matter needs an author"
+        lines = text.splitlines()
+        body = [line for line in lines if line.strip()]
+        assert body and not body[0].startswith("---"), "the body follows the front matter"
+    else:
+        lines = text.splitlines()
+        assert lines and lines[0].strip() and not lines[0].startswith("- "), "first line is the headline"
+        body = [line for line in lines[1:] if line.strip()]
     paragraphs = [line for line in body if not line.startswith("- ") and len(line.split()) > 12]
     assert 4 <= len(paragraphs) <= 10, f"{len(paragraphs)} paragraphs"
     words = len(text.split())

@@ -133,3 +133,28 @@ def test_eval_index_is_per_checkout(tmp_path, settings):
     _, key_two = evals.eval_settings(settings, [second])
     assert key_one != key_two
     assert evals.eval_settings(settings, [first])[1] == key_one
+
+
+def test_a_split_asks_only_its_questions_and_reports_each_split(tmp_path, settings):
+    data = tmp_path / "ev"
+    write(data / "corpus" / "port.txt", "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n")
+    write(data / "corpus" / "ferry.md", "---\ntitle: Ferry fares rise\ndate: 2026-05-02\n---\nThe ferry company raised fares by 8 percent in May.\n")
+    evidence = "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."
+    rows = [
+        {"id": "a", "type": "numeric", "split": "dev", "question": "How many ships were delayed?", "answer": "120", "must_include": ["120"], "sources": ["port.txt"], "evidence": [evidence]},
+        {"id": "b", "type": "numeric", "split": "test", "question": "By how much did ferry fares rise?", "answer": "8 percent", "must_include": ["8 percent"], "sources": ["ferry.md"], "evidence": ["The ferry company raised fares by 8 percent in May."]},
+        {"id": "c", "type": "unanswerable", "split": "test", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
+    ]
+    write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
+    dev = evals.run_eval(settings, data / "golden.jsonl", "extractive", split="dev")
+    assert [q["id"] for q in dev["questions"]] == ["a"] and dev["split"] == "dev" and set(dev["by_split"]) == {"dev"}
+    everything = evals.run_eval(settings, data / "golden.jsonl", "extractive")
+    assert everything["split"] == "all" and everything["by_split"]["test"]["metrics"]["questions"] == 2
+    assert everything["questions"][1]["correct"]  # the .md article is part of the corpus
+    md = evals.markdown_report({**everything, "thresholds": {}, "gate_failures": []})
+    assert "## The test split (2 questions)" in md
+    with pytest.raises(AssistantError, match="no 'test' questions"):
+        evals.select_split(evals.load_dataset(data / "golden.jsonl")[:1], "test")
+    write(data / "bad.jsonl", json.dumps({**rows[0], "split": "train"}))
+    with pytest.raises(AssistantError, match="unknown split 'train'"):
+        evals.load_dataset(data / "bad.jsonl")
