@@ -18,7 +18,7 @@ DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _EXPECTED = {
     "answer_system.txt": set(),
     "answer_user.txt": {"passages", "question"},
-    "passage.txt": {"n", "title", "text"},
+    "passage.txt": {"n", "title", "about", "text"},
     "rewrite_system.txt": set(),
     "rewrite_user.txt": {"history", "question"},
 }
@@ -48,6 +48,15 @@ def neutralise(text: str) -> str:
     return _SPECIAL_TOKEN.sub(lambda m: "‹" + next(g for g in m.groups() if g is not None) + "›", text)
 
 
+def _about(passage: Passage) -> str:
+    """When and by whom the passage's article was published, as far as it says: news
+    changes and sources disagree, and the model can only say 'as of when' if it is told."""
+    about = f"published {passage.published}" if passage.published else "undated"
+    if passage.author:
+        about += ", by " + " ".join(neutralise(passage.author).replace('"', "'").split())[:80]
+    return about
+
+
 def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
@@ -73,7 +82,7 @@ class PromptSet:
     def render_passage(self, n: int, passage: Passage) -> str:
         text = neutralise(passage.text)
         title = " ".join(neutralise(passage.title).replace('"', "'").split())
-        return self.templates["passage.txt"].format(n=n, title=title, text=text)
+        return self.templates["passage.txt"].format(n=n, title=title, about=_about(passage), text=text)
 
     def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
         blocks = "\n".join(self.render_passage(i, p) for i, p in enumerate(passages, start=1))
