@@ -9,6 +9,7 @@ sentence is weak, the articles do not say.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
@@ -52,38 +53,57 @@ class ExtractiveProvider(Provider):
         yield self.compose(question, passages)
 
     def compose(self, question: str, passages: list[Passage]) -> str:
+        scored = self.score(question, passages)
+        if not scored or not self.found(question, scored[0], passages):
+            return REFUSAL_TEXT
+        best = scored[0]
+        picked = [best]
+        for candidate in scored[1:]:
+            if len(picked) == self.max_sentences or candidate.score < 0.8 * best.score:
+                break
+            if max(float(candidate.vector @ p.vector) for p in picked) < 0.8:  # not a restatement
+                picked.append(candidate)
+        picked.sort(key=lambda c: (c.unit.passage_index, c.unit.start))
+        return " ".join(f"{_as_sentence(c.unit.text)} [{c.unit.passage_index + 1}]" for c in picked)
+
+    def score(self, question: str, passages: list[Passage]) -> list["Scored"]:
+        """The passages' statements that could answer ``question``, best first."""
         units = [u for i, p in enumerate(passages) for u in _statements(support_units(p, i))]
         if _WANTS_NUMBER.search(question):
             units = [u for u in units if re.search(r"\d", u.text)]
         elif _WANTS_DATE.search(question):
             units = [u for u in units if _HAS_DATE.search(u.text)]
         if not units:
-            return REFUSAL_TEXT
+            return []
         vectors = self._embed([question] + [_BULLET.sub("", u.text) for u in units])
         similarity = vectors[1:] @ vectors[0]
-        terms = set(tokenize(question))
-        weights = self.searcher.store.lexical.idf(terms)
+        weights = self._weights(question)
         total = sum(weights.values()) or 1.0
-        scores = []
-        for unit, sim in zip(units, similarity):
+        scored = []
+        for unit, sim, vector in zip(units, similarity, vectors[1:]):
             held = set(tokenize(unit.text))
             coverage = sum(w for t, w in weights.items() if t in held) / total
             score = 0.7 * float(sim) + 0.3 * coverage
             if _BULLET.match(unit.text):  # summary bullets are fragments; prefer full sentences
                 score *= 0.85
-            scores.append(score)
-        order = np.argsort(scores)[::-1]
-        best = scores[order[0]]
-        if best < self.threshold:
-            return REFUSAL_TEXT
-        picked = [int(order[0])]
-        for j in order[1:]:
-            if len(picked) == self.max_sentences or scores[j] < 0.8 * best:
-                break
-            if max(float(vectors[1 + j] @ vectors[1 + k]) for k in picked) < 0.8:  # not a restatement
-                picked.append(int(j))
-        picked.sort(key=lambda j: (units[j].passage_index, units[j].start))
-        return " ".join(f"{_as_sentence(units[j].text)} [{units[j].passage_index + 1}]" for j in picked)
+            scored.append(Scored(unit, score, float(sim), coverage, vector))
+        return sorted(scored, key=lambda c: -c.score)
+
+    def _weights(self, question: str) -> dict[str, float]:
+        return self.searcher.store.lexical.idf(set(tokenize(question)))
+
+    def found(self, question: str, best: "Scored", passages: list[Passage]) -> bool:
+        """Whether the best statement answers the question at all."""
+        return best.score >= self.threshold
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: Unit
+    score: float
+    similarity: float
+    coverage: float  # share of the question's idf-weighted terms the statement holds
+    vector: np.ndarray
 
 
 def _is_statement(text: str) -> bool:
