@@ -32,8 +32,13 @@ _MARKER = re.compile(
 )
 _SOURCES_SECTION = re.compile(r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# Sentences that join two facts (a comparison, a contrast): only these may be backed by two passages together.
-_COMPARISON = re.compile(r"\b(?:while|whereas|but|than|compared|both|respectively|however|and then)\b|;", re.IGNORECASE)
+# Sentences that join two facts (a comparison, a contrast, a change from one report to a later
+# one): only these may be backed by two passages together.
+_COMPARISON = re.compile(
+    r"\b(?:while|whereas|but|than|compared|both|respectively|however|and then|changed?|rose|fell|increased|decreased|"
+    r"widened|narrowed|earlier|later|updated?)\b|\bfrom\b[^.;]{1,60}?\bto\b|;",
+    re.IGNORECASE,
+)
 # What is left of marker-like text once markers are taken out ("[[3]25]" -> "[25]"): never shown.
 _MARKER_RESIDUE = re.compile(r"\[[^\[\]]{0,40}?\d[^\[\]]{0,40}?\]|\[\s*\]")
 _SOURCES_LINE = re.compile(r"^\s*(?:sources?|references?|citations?)\s*:?[\s,;.]*$", re.IGNORECASE)
@@ -264,6 +269,17 @@ class SupportScorer:
                             best = (score, i, j)
         return best
 
+    def numbers_span_passages(self, s: int) -> bool:
+        """Whether sentence ``s`` states numbers that no one passage holds but two together
+        do: a sentence drawing on two reports (a figure and its update) is backed by both."""
+        numbers = _numbers(self._sentences[s]) - _numbers(self._question)
+        if len(numbers) < 2:
+            return False
+        held = [frozenset().union(*(w.numbers for w in self.windows if w.passage_index == i)) for i in range(len(self.passages))]
+        if any(numbers <= h for h in held):
+            return False
+        return any(numbers <= a | b for x, a in enumerate(held) for b in held[x + 1 :])
+
     def with_its_list(self, window: _Window, most: int = 12) -> _Window:
         """``window`` carried over the list it introduces, when it ends with a colon and
         list items follow in its passage: "data including:" alone would not show the user
@@ -369,9 +385,12 @@ def verify(
                 moved += 1
             else:
                 dropped += 1
-        if not chosen and best is None and len(passages) > 1 and _COMPARISON.search(sentence.text):
+        spans = not chosen and best is None and len(passages) > 1 and scorer.numbers_span_passages(s)
+        if not chosen and best is None and len(passages) > 1 and (spans or _COMPARISON.search(sentence.text)):
             pair = scorer.pair_support(s, scores[s], floor=0.3)
-            if pair and pair[0] >= threshold + 0.05:  # supported only by two passages together: cite both
+            # Supported only by two passages together: cite both. Words alone need a higher bar
+            # there than numbers that each passage states (the pair holds every number).
+            if pair and pair[0] >= threshold + (0.0 if spans else 0.05):
                 chosen = [pair[1], pair[2]]
                 right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
                 kept, dropped, added = kept + right, dropped - right, added + 2 - right
