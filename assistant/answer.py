@@ -8,6 +8,7 @@ final answer shown, with its citations, is always the verified one.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence, Union
@@ -20,7 +21,7 @@ from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
-from .providers import ChatProvider, Provider
+from .providers import ChatProvider, Provider, TokenOdds
 from .retrieval import Searcher
 from .store import SearchFilter
 
@@ -80,6 +81,70 @@ def _whole_index_order(best: Passage, others: Sequence[Passage]) -> list[Passage
     the sample article waited 5.8 s for its first token); this way there are as many
     prompts as passages, and the warm-up reads them all."""
     return [best, *sorted(others, key=_reading_order)]
+
+
+# Where a refusal is decided: once a reply starts "The articles do not", it refuses.
+_REFUSAL_OPENING = " ".join(REFUSAL_TEXT.split()[:4]).casefold()
+
+
+def _continues(done: str, token: str, target: str) -> bool:
+    spelled = (done + token).lstrip().casefold()
+    return len(spelled) > len(done.lstrip()) and target.startswith(spelled[: len(target)])
+
+
+def refusal_odds(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -> float | None:
+    """The model's own probability, read from its first tokens, that it replies with the
+    refusal: along the tokens it wrote while they spell the refusal's opening, times the
+    chance of the refusal's next token where it turned away. Free to read (the tokens'
+    probabilities come with the answer) and the model's own doubt, where phrases in its
+    answer can only show what it chose. None without token probabilities."""
+    if not written:
+        return None
+    done, odds = "", 1.0
+    for token in written:
+        if len(done.lstrip()) >= len(target):
+            break
+        chance = min(sum(math.exp(lp) for alt, lp in token.top.items() if _continues(done, alt, target)), 1.0)
+        if not _continues(done, token.token, target):
+            return odds * chance
+        odds *= chance or 1.0
+        done += token.token
+    return odds
+
+
+def _turn_away(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -> str | None:
+    """The likeliest opening of the reply that is not the refusal: at each token the model
+    wrote while spelling the refusal's opening, the best alternative that leaves it, weighed
+    by the chance of getting there. None if it never had another way to go."""
+    done, reach, best, best_chance = "", 1.0, None, 0.0
+    for token in written:
+        if not _continues(done, token.token, target) or len(done.lstrip()) >= len(target):
+            break
+        for alt, lp in token.top.items():
+            if alt.strip() and not _continues(done, alt, target) and reach * math.exp(lp) > best_chance:
+                best, best_chance = (done + alt).lstrip(), reach * math.exp(lp)
+        reach *= min(sum(math.exp(lp) for alt, lp in token.top.items() if _continues(done, alt, target)), 1.0)
+        done += token.token
+    return best
+
+
+def _held_while_refusing(stream: Iterator[str], pieces: list[str], timings: dict, started: float) -> Iterator[Piece]:
+    """The provider's pieces as they come, collected in ``pieces``, except that text which so
+    far only spells the refusal is held back (it may be reconsidered; the final answer
+    shows a refusal anyway), so a refusal never flashes on screen before an answer."""
+    held: list[str] | None = []
+    for piece in stream:
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+        pieces.append(piece)
+        if held is None:
+            yield Piece(piece)
+            continue
+        held.append(piece)
+        so_far = " ".join("".join(pieces).split()).casefold()
+        if so_far and REFUSAL_TEXT.casefold().startswith(so_far):
+            continue
+        yield from (Piece(p) for p in held)
+        held = None
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -190,22 +255,38 @@ class Answerer:
         shown = self._focus(question, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
         pieces: list[str] = []
-        first_piece = None
-        for piece in self.provider.stream(question, shown):
-            if first_piece is None:
-                first_piece = time.perf_counter()
-            pieces.append(piece)
-            yield Piece(piece)
+        written: list[TokenOdds] | None = [] if self._reads_odds() else None
+        if written is None:
+            stream = self.provider.stream(question, shown)
+        else:
+            stream = self.provider.stream_messages(self.provider.prompts.messages(question, shown), alternatives=written)
+        yield from _held_while_refusing(stream, pieces, timings, started)
         generated = time.perf_counter()
         raw = "".join(pieces)
         verified = verify(raw, passages, self._embed, self.settings.support_threshold, question=question)
-        timings.update(
-            first_token_s=(first_piece or generated) - started,
-            generate_s=generated - retrieved,
-            verify_s=time.perf_counter() - generated,
-        )
+        odds = refusal_odds(written) if written else None
+        decision = "answered"
+        opening = _turn_away(written) if verified.refused and odds is not None and odds < self.settings.retry_below else None
+        if opening:
+            # The model refused, but was torn: let it write the answer it nearly wrote instead,
+            # from its likeliest opening that is not the refusal. The verifier judges it as any.
+            yield Piece(opening)
+            messages = [*self.provider.prompts.messages(question, shown), {"role": "assistant", "content": opening}]
+            again: list[str] = [opening]
+            yield from _held_while_refusing(self.provider.stream_messages(messages), again, timings, started)
+            generated = time.perf_counter()
+            second = verify("".join(again), passages, self._embed, self.settings.support_threshold, question=question)
+            if not second.refused:
+                raw, verified, decision = "".join(again), second, "reconsidered"
+        timings.update(generate_s=generated - retrieved, verify_s=time.perf_counter() - generated)
+        timings.setdefault("first_token_s", generated - started)
         if verified.refused:
-            yield Done(self._refusal(question, hits, timings, started, raw=raw, repairs=verified.repairs))
+            yield Done(self._refusal(question, hits, timings, started, raw=raw, repairs=verified.repairs, odds=odds))
+            return
+        if odds is not None and odds > self.settings.refuse_above:
+            # The model all but refused: its answer is more likely a near miss than the answer.
+            doubted = self._refusal(question, hits, timings, started, raw, verified.repairs, odds, "doubted")
+            yield Done(doubted)
             return
         timings["total_s"] = time.perf_counter() - started
         yield Done(
@@ -222,10 +303,16 @@ class Answerer:
                 repairs=verified.repairs,
                 raw_text=raw,
                 settings_hash=self.settings.fingerprint(),
+                refusal_odds=odds,
+                decision=decision,
             )
         )
 
-    def _refusal(self, question, hits, timings, started, raw, repairs=None) -> Answer:
+    def _reads_odds(self) -> bool:
+        """Whether the writer's own odds of refusing are read (free: they come with its tokens)."""
+        return self.settings.read_refusal_odds and getattr(self.provider, "gives_token_odds", False)
+
+    def _refusal(self, question, hits, timings, started, raw, repairs=None, odds=None, decision="refused") -> Answer:
         from .models import Repairs
 
         timings.setdefault("generate_s", 0.0)
@@ -243,4 +330,6 @@ class Answerer:
             repairs=repairs or Repairs(),
             raw_text=raw,
             settings_hash=self.settings.fingerprint(),
+            refusal_odds=odds,
+            decision=decision,
         )

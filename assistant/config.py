@@ -88,6 +88,26 @@ class Settings(BaseModel):
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Verifier: least support score for a passage to back a sentence."
     )
+    read_refusal_odds: bool = Field(
+        True,
+        description="With a model that gives token probabilities (the local one), read from its first tokens how "
+        "likely it was to refuse; refuse_above acts on it, and eval reports record it.",
+    )
+    refuse_above: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Refuse when the writer's own probability of refusing (read_refusal_odds) is above this, even "
+        "though it answered: such an answer is more often a near miss than the answer (1 never does).",
+    )
+    retry_below: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="When the writer refused although its own probability of refusing (read_refusal_odds) was below "
+        "this, let it write the answer it nearly wrote, from its likeliest other opening; the verifier checks it "
+        "as any answer (0 never does).",
+    )
     relevance_threshold: float = Field(
         0.4, ge=0, le=1, description="Least question-to-sentence relevance for the extractive provider to answer."
     )

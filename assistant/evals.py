@@ -171,7 +171,10 @@ def score_answer(q: EvalQuestion, answer: Answer, retrieved: list[str], support:
         "timings": {k: round(v, 3) for k, v in answer.timings.items()},
         "repairs": answer.repairs.as_json(),
         "cited_sources": sorted({c.passage.source for c in answer.citations}),
+        "decision": answer.decision,
     }
+    if answer.refusal_odds is not None:
+        row["refusal_odds"] = round(answer.refusal_odds, 4)
     if q.answerable:
         found = [i for i, text in enumerate(retrieved, start=1) if _has_evidence(text, q.evidence)]
         covered = [e for e in q.evidence if any(_norm(e) in _norm(t) for t in retrieved)]

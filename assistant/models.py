@@ -176,6 +176,10 @@ class Answer:
     raw_text: str = ""  # what the provider produced, before verification
     settings_hash: str = ""
     standalone_question: str = ""  # the question as retrieved with (a follow-up rewritten to stand alone)
+    refusal_odds: float | None = None  # the writer's own probability of refusing, read from its first tokens
+    # answered; refused (by the writer or the verifier); doubted (refusal_odds too high); reconsidered
+    # (refused with low refusal_odds, then answered from the model's likeliest other opening)
+    decision: str = "answered"
 
     def as_json(self) -> dict:
         return {

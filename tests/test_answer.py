@@ -2,6 +2,7 @@
 provider, provider selection and the `ask --json` contract."""
 
 import json
+import math
 from collections import deque
 
 import pytest
@@ -183,6 +184,27 @@ def test_comparison_across_two_articles_cites_both(embeddings):
     assert verified.text.endswith("[1][2].")
 
 
+def test_a_figure_and_its_update_from_two_reports_cite_both(embeddings):
+    from assistant.citations import verify
+    from assistant.models import Passage
+
+    texts = [
+        "Plant fire forces evacuation\nA fire at the plant forced the evacuation of about 1,200 residents, officials said.",
+        "Evacuation widened\nThe evacuation zone was widened during the morning, and about 1,850 residents were ordered to leave.",
+    ]
+    passages = [Passage(f"c{i}", f"a{i}", 0, t, 0, len(t), t.split("\n")[0], f"s{i}.txt", f"/s{i}", "h") for i, t in enumerate(texts)]
+    question = "How did the number of evacuated residents change?"
+    # no comparison word: the two figures, each stated by one report, are what joins the passages
+    both = verify("About 1,200 residents were evacuated at first and about 1,850 residents after the zone was widened.", passages, embeddings.embed_array, question=question)
+    assert not both.refused and [c.passage.chunk_id for c in both.citations] == ["c0", "c1"]
+    # a figure neither report states still sinks the sentence
+    invented = verify("About 1,200 residents were evacuated at first and 2,400 residents after the zone was widened.", passages, embeddings.embed_array, question=question)
+    assert invented.refused
+    # "from ... to" reads as a change between two reports
+    change = verify("The evacuation grew from about 1,200 residents to about 1,850 residents as the zone was widened.", passages, embeddings.embed_array, question=question)
+    assert not change.refused and len(change.citations) == 2
+
+
 def test_follow_up_pronouns_take_the_right_entity():
     from assistant.followup import Turn, rewrite_by_rules
 
@@ -246,3 +268,106 @@ def test_a_small_index_is_read_ahead_in_every_order_a_question_can_give(searcher
     provider.read.clear()
     answerer.warm_up()
     assert provider.read == []
+
+
+def test_passages_carry_their_articles_date_and_author():
+    from assistant.models import Passage
+
+    dated = Passage("c", "a", 0, "The river crested on Sunday.", 0, 28, "Flood update", "f.md", "/f.md", "h", published="2026-03-15", author="Marlow Courier")
+    undated = Passage("d", "b", 0, "The river may peak on Thursday.", 0, 31, "Flood", "g.txt", "/g.txt", "h")
+    user = load_prompts().messages("When did the river crest?", [dated, undated])[1]["content"]
+    assert '<passage 1: "Flood update", published 2026-03-15, by Marlow Courier>' in user
+    assert '<passage 2: "Flood", undated>' in user
+
+
+def odds(token: str, **alternatives: float) -> "TokenOdds":
+    from assistant.providers import TokenOdds
+
+    top = {token: alternatives.pop("p", 0.5)}
+    top.update({alt.replace("_", " "): p for alt, p in alternatives.items()})
+    return TokenOdds(token, {t: math.log(p) for t, p in top.items()})
+
+
+def test_refusal_odds_follow_the_refusal_until_the_model_turns_away():
+    from assistant.answer import refusal_odds
+
+    # wrote "Alibaba ..." where "The" (which may start the refusal) had 0.3: at most 0.3
+    assert refusal_odds([odds("Alibaba", p=0.6, The=0.3), odds(" rejected", p=0.9)]) == pytest.approx(0.3)
+    # wrote "The company ...": "The" (0.7) then " articles" had 0.2 where " company" was written
+    turned = [odds("The", p=0.7, Alibaba=0.2), odds(" company", p=0.75, _articles=0.2), odds(" said", p=0.9)]
+    assert refusal_odds(turned) == pytest.approx(0.7 * 0.2)
+    # wrote the refusal itself: the product of its tokens' chances up to "do not"
+    refused = [odds("The", p=0.9), odds(" articles", p=0.6, _memo=0.3), odds(" do", p=0.95), odds(" not", p=0.99), odds(" say", p=0.9)]
+    assert refusal_odds(refused) == pytest.approx(0.9 * 0.6 * 0.95 * 0.99)
+    # a refusal token never among the alternatives: no chance of refusing
+    assert refusal_odds([odds("Alibaba", p=0.9, Yes=0.05)]) == 0.0
+    assert refusal_odds([]) is None
+
+
+class OddsChat(ChatProvider):
+    """A chat provider that writes a scripted reply, token by token, with scripted odds."""
+
+    name = "odds"
+    model = "odds"
+    gives_token_odds = True
+
+    def __init__(self, tokens: list, *then: str):
+        super().__init__(load_prompts(DEFAULT_PROMPTS_DIR))
+        self.tokens = tokens
+        self.then = deque(then)  # later replies, as plain text
+        self.sent: list[list[dict]] = []
+
+    def stream_messages(self, messages, alternatives=None):
+        self.sent.append(messages)
+        if len(self.sent) > 1:
+            yield self.then.popleft()
+            return
+        for token in self.tokens:
+            if alternatives is not None:
+                alternatives.append(token)
+            yield token.token
+
+
+def test_an_answer_the_model_nearly_refused_is_doubted_only_above_the_setting(searcher, settings):
+    hesitant = [odds("Alibaba", p=0.55, The=0.45), odds(" rejected the White House's claims [1].", p=0.9)]
+    answer = Answerer(searcher, OddsChat(hesitant), settings).ask("What did Alibaba deny?")
+    assert not answer.refused and answer.decision == "answered" and answer.refusal_odds == pytest.approx(0.45)
+    strict = settings.model_copy(update={"refuse_above": 0.4})
+    doubted = Answerer(searcher, OddsChat(hesitant), strict).ask("What did Alibaba deny?")
+    assert doubted.refused and doubted.decision == "doubted" and doubted.citations == ()
+    assert doubted.raw_text.startswith("Alibaba rejected")  # kept for the eval report
+    sure = [odds("Alibaba", p=0.9, The=0.05), odds(" rejected the White House's claims [1].", p=0.9)]
+    assert not Answerer(searcher, OddsChat(sure), strict).ask("What did Alibaba deny?").refused
+    unread = settings.model_copy(update={"read_refusal_odds": False, "refuse_above": 0.4})
+    answer = Answerer(searcher, OddsChat(hesitant), unread).ask("What did Alibaba deny?")
+    assert not answer.refused and answer.refusal_odds is None
+
+
+REFUSING = [odds("The", p=0.6, Alibaba=0.35), odds(" articles", p=0.9), odds(" do", p=0.99), odds(" not", p=0.99), odds(" say.", p=0.9)]
+
+
+def test_the_likeliest_other_opening_of_a_refusal():
+    from assistant.answer import _turn_away
+
+    assert _turn_away(REFUSING) == "Alibaba"
+    # "The" was the answer's opening too: the best way out is later
+    later = [odds("The", p=0.95, Alibaba=0.04), odds(" articles", p=0.55, _company=0.4), odds(" do", p=0.99), odds(" not", p=0.99)]
+    assert _turn_away(later) == "The company"
+    assert _turn_away([odds("The", p=1.0), odds(" articles", p=1.0)]) is None
+
+
+def test_a_torn_refusal_is_reconsidered_from_the_likeliest_other_opening(searcher, settings):
+    torn = settings.model_copy(update={"retry_below": 0.7})
+    provider = OddsChat(REFUSING, " rejected the White House's claims [1].")
+    events = events_of(Answerer(searcher, provider, torn), "What did Alibaba deny?")
+    answer = events[-1].answer
+    assert not answer.refused and answer.decision == "reconsidered" and answer.refusal_odds == pytest.approx(0.6 * 0.9 * 0.99 * 0.99)
+    assert answer.text.startswith("Alibaba rejected the White House's claims [1]") and DENIAL in answer.citations[0].quote
+    assert provider.sent[1][:-1] == provider.sent[0] and provider.sent[1][-1] == {"role": "assistant", "content": "Alibaba"}
+    shown = "".join(e.text for e in events if isinstance(e, Piece))
+    assert shown == "Alibaba rejected the White House's claims [1]." and "articles" not in shown  # the refusal never flashed
+    # a refusal the model was sure of stays one, and so does a reconsidered answer the verifier cannot back
+    assert Answerer(searcher, OddsChat(REFUSING, "x"), settings.model_copy(update={"retry_below": 0.4})).ask("Q?").decision == "refused"
+    unbacked = OddsChat(REFUSING, "'s shares closed at 87.50 dollars [1].")
+    answer = Answerer(searcher, unbacked, torn).ask("What was the share price?")
+    assert answer.refused and answer.decision == "refused" and len(unbacked.sent) == 2

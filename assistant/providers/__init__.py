@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
 from ..errors import ConfigError
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..prompts import PromptSet
     from ..retrieval import Searcher
 
-__all__ = ["Provider", "ChatProvider", "make_provider", "PROVIDER_NAMES"]
+__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider", "PROVIDER_NAMES"]
 
 PROVIDER_NAMES = ("local", "openai", "extractive")
 
@@ -40,8 +41,21 @@ class Provider(ABC):
         """Release what the provider holds (connections); models stay loaded per process."""
 
 
+@dataclass(frozen=True)
+class TokenOdds:
+    """One token a model wrote, and the likeliest tokens it could have written in its
+    place, each with its log-probability."""
+
+    token: str
+    top: dict[str, float]
+
+
 class ChatProvider(Provider):
-    """A provider backed by a chat model: builds the messages from ``prompts/``."""
+    """A provider backed by a chat model: builds the messages from ``prompts/``.
+    ``gives_token_odds``: ``stream_messages`` accepts ``alternatives=[]`` and fills it
+    with a :class:`TokenOdds` per token written."""
+
+    gives_token_odds: ClassVar[bool] = False
 
     def __init__(self, prompts: "PromptSet"):
         self.prompts = prompts

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..modelfile import QWEN_1_5B, ensure_model_file
-from . import ChatProvider
+from . import ChatProvider, TokenOdds
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -26,6 +26,9 @@ _CACHE_REUSE_TOKENS = 32
 # (or a question overtaking a read-ahead) waits: about 1.7 s on 2 cores. Reading is 2%
 # slower than in batches of 2048 (measured on the sample article's 730-token prompt).
 _PROMPT_BATCH_TOKENS = 128
+# Alternatives read per token written, when asked: enough to find the refusal's next token
+# whenever it has a chance worth counting.
+_TOP_ALTERNATIVES = 10
 
 
 def load_engine(model_path: Path, threads: int, context: int, port: int | None = None):
@@ -63,6 +66,7 @@ def load_engine(model_path: Path, threads: int, context: int, port: int | None =
 
 class LocalProvider(ChatProvider):
     name = "local"
+    gives_token_odds = True
 
     def __init__(self, settings: "Settings", prompts: "PromptSet"):
         super().__init__(prompts)
@@ -95,10 +99,18 @@ class LocalProvider(ChatProvider):
         for _ in self.stream_messages(messages, max_tokens=1, give_way=True):
             pass
 
-    def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None, give_way: bool = False) -> Iterator[str]:
+    def stream_messages(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        give_way: bool = False,
+        alternatives: list[TokenOdds] | None = None,
+    ) -> Iterator[str]:
         """The model's reply to ``messages``, in pieces. With ``give_way`` (a read-ahead),
         the request stops at its next progress report once a real request is waiting:
-        the engine runs one request at a time, and a person is waiting for that one."""
+        the engine runs one request at a time, and a person is waiting for that one.
+        With ``alternatives``, each token written is appended to it with the likeliest
+        tokens the model could have written there."""
         engine = load_engine(self.model_path, self.threads, self.context)
         request = {
             "messages": messages,
@@ -108,6 +120,8 @@ class LocalProvider(ChatProvider):
             "cache_prompt": True,  # reuse the longest prefix shared with the previous request
             "return_progress": True,  # a chunk per prompt batch: a chance to stop mid-reading
         }
+        if alternatives is not None:
+            request.update(logprobs=True, top_logprobs=_TOP_ALTERNATIVES)
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
         if not give_way:
@@ -119,6 +133,10 @@ class LocalProvider(ChatProvider):
                 pieces.put(ProviderError(f"local model failed: {chunk['error'].get('message', chunk['error'])}"))
                 return True
             for choice in (chunk or {}).get("choices", []):
+                if alternatives is not None:
+                    for entry in (choice.get("logprobs") or {}).get("content") or []:
+                        top = {alt["token"]: float(alt["logprob"]) for alt in entry.get("top_logprobs") or []}
+                        alternatives.append(TokenOdds(entry.get("token", ""), top))
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     pieces.put(text)
