@@ -168,15 +168,20 @@ def test_ask_json_contract(tmp_path):
     ]
 
 
-def test_comparison_across_two_articles_cites_both(embeddings):
-    from assistant.citations import verify
+def passages_of(*texts: str) -> list:
+    """One passage per text, each of its own article, titled by its first line."""
     from assistant.models import Passage
 
-    texts = [
+    return [Passage(f"c{i}", f"a{i}", 0, t, 0, len(t), t.split("\n")[0], f"s{i}.txt", f"/s{i}", "h") for i, t in enumerate(texts)]
+
+
+def test_comparison_across_two_articles_cites_both(embeddings):
+    from assistant.citations import verify
+
+    passages = passages_of(
         "Cloud outage in Singapore\nThe outage at the data centre lasted seven hours and 40 minutes on Tuesday.",
         "Plant fire contained\nFirefighters contained the chemical plant fire about 14 hours after it broke out.",
-    ]
-    passages = [Passage(f"c{i}", f"a{i}", 0, t, 0, len(t), t.split("\n")[0], f"s{i}.txt", f"/s{i}", "h") for i, t in enumerate(texts)]
+    )
     raw = "The outage lasted seven hours and 40 minutes, while firefighters needed 14 hours to contain the fire."
     verified = verify(raw, passages, embeddings.embed_array, question="Which lasted longer, the outage or the fire?")
     assert not verified.refused
@@ -186,13 +191,11 @@ def test_comparison_across_two_articles_cites_both(embeddings):
 
 def test_a_figure_and_its_update_from_two_reports_cite_both(embeddings):
     from assistant.citations import verify
-    from assistant.models import Passage
 
-    texts = [
+    passages = passages_of(
         "Plant fire forces evacuation\nA fire at the plant forced the evacuation of about 1,200 residents, officials said.",
         "Evacuation widened\nThe evacuation zone was widened during the morning, and about 1,850 residents were ordered to leave.",
-    ]
-    passages = [Passage(f"c{i}", f"a{i}", 0, t, 0, len(t), t.split("\n")[0], f"s{i}.txt", f"/s{i}", "h") for i, t in enumerate(texts)]
+    )
     question = "How did the number of evacuated residents change?"
     # no comparison word: the two figures, each stated by one report, are what joins the passages
     both = verify("About 1,200 residents were evacuated at first and about 1,850 residents after the zone was widened.", passages, embeddings.embed_array, question=question)
