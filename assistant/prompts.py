@@ -49,9 +49,10 @@ def neutralise(text: str) -> str:
 
 
 def _about(passage: Passage) -> str:
-    """When and by whom the passage's article was published, as far as it says: news
-    changes and sources disagree, and the model can only say 'as of when' if it is told."""
-    about = f"published {passage.published}" if passage.published else "undated"
+    """When and by whom the passage's article was published, as far as it says (news
+    changes and sources disagree: the model can only say 'as of when' if it is told), or
+    nothing at all: a passage of an undated, unsigned article reads as it always did."""
+    about = f", published {passage.published}" if passage.published else ""
     if passage.author:
         about += ", by " + " ".join(neutralise(passage.author).replace('"', "'").split())[:80]
     return about

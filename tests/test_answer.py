@@ -280,7 +280,7 @@ def test_passages_carry_their_articles_date_and_author():
     undated = Passage("d", "b", 0, "The river may peak on Thursday.", 0, 31, "Flood", "g.txt", "/g.txt", "h")
     user = load_prompts().messages("When did the river crest?", [dated, undated])[1]["content"]
     assert '<passage 1: "Flood update", published 2026-03-15, by Marlow Courier>' in user
-    assert '<passage 2: "Flood", undated>' in user
+    assert '<passage 2: "Flood">' in user  # an undated, unsigned article's passage reads as it always did
 
 
 def odds(token: str, **alternatives: float) -> "TokenOdds":
