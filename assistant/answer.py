@@ -92,6 +92,22 @@ def _continues(done: str, token: str, target: str) -> bool:
     return len(spelled) > len(done.lstrip()) and target.startswith(spelled[: len(target)])
 
 
+def _refusal_path(written: Sequence[TokenOdds], target: str) -> Iterator[tuple[str, TokenOdds, float, bool]]:
+    """Along the tokens the model wrote, up to where it turned away from the refusal's
+    opening (or finished spelling it): the text before each token, the token, the chance the
+    model gave to going on with the refusal there, and whether it did."""
+    done = ""
+    for token in written:
+        if len(done.lstrip()) >= len(target):
+            return
+        chance = min(sum(math.exp(lp) for alt, lp in token.top.items() if _continues(done, alt, target)), 1.0)
+        stayed = _continues(done, token.token, target)
+        yield done, token, chance, stayed
+        if not stayed:
+            return
+        done += token.token
+
+
 def refusal_odds(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -> float | None:
     """The model's own probability, read from its first tokens, that it replies with the
     refusal: along the tokens it wrote while they spell the refusal's opening, times the
@@ -100,15 +116,9 @@ def refusal_odds(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -
     answer can only show what it chose. None without token probabilities."""
     if not written:
         return None
-    done, odds = "", 1.0
-    for token in written:
-        if len(done.lstrip()) >= len(target):
-            break
-        chance = min(sum(math.exp(lp) for alt, lp in token.top.items() if _continues(done, alt, target)), 1.0)
-        if not _continues(done, token.token, target):
-            return odds * chance
-        odds *= chance or 1.0
-        done += token.token
+    odds = 1.0
+    for _, _, chance, stayed in _refusal_path(written, target):
+        odds *= (chance or 1.0) if stayed else chance
     return odds
 
 
@@ -116,15 +126,14 @@ def _turn_away(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -> 
     """The likeliest opening of the reply that is not the refusal: at each token the model
     wrote while spelling the refusal's opening, the best alternative that leaves it, weighed
     by the chance of getting there. None if it never had another way to go."""
-    done, reach, best, best_chance = "", 1.0, None, 0.0
-    for token in written:
-        if not _continues(done, token.token, target) or len(done.lstrip()) >= len(target):
+    reach, best, best_chance = 1.0, None, 0.0
+    for done, token, chance, stayed in _refusal_path(written, target):
+        if not stayed:
             break
         for alt, lp in token.top.items():
             if alt.strip() and not _continues(done, alt, target) and reach * math.exp(lp) > best_chance:
                 best, best_chance = (done + alt).lstrip(), reach * math.exp(lp)
-        reach *= min(sum(math.exp(lp) for alt, lp in token.top.items() if _continues(done, alt, target)), 1.0)
-        done += token.token
+        reach *= chance
     return best
 
 
@@ -264,7 +273,7 @@ class Answerer:
         generated = time.perf_counter()
         raw = "".join(pieces)
         verified = verify(raw, passages, self._embed, self.settings.support_threshold, question=question)
-        odds = refusal_odds(written) if written else None
+        odds = refusal_odds(written or ())
         decision = "answered"
         opening = _turn_away(written) if verified.refused and odds is not None and odds < self.settings.retry_below else None
         if opening:
@@ -310,7 +319,7 @@ class Answerer:
 
     def _reads_odds(self) -> bool:
         """Whether the writer's own odds of refusing are read (free: they come with its tokens)."""
-        return self.settings.read_refusal_odds and getattr(self.provider, "gives_token_odds", False)
+        return self.settings.read_refusal_odds and self.provider.gives_token_odds
 
     def _refusal(self, question, hits, timings, started, raw, repairs=None, odds=None, decision="refused") -> Answer:
         from .models import Repairs

@@ -235,7 +235,7 @@ class SupportScorer:
         sentence = self._sentences[s]
         given = _content_terms(self._question)
         terms = _content_terms(sentence)
-        numbers = _numbers(sentence) - _numbers(self._question)
+        numbers = self._own_numbers(s)
         weight = {t: 0.5 if t in given else 1.0 for t in terms}
         total = sum(weight.values())
         if not total:
@@ -272,13 +272,17 @@ class SupportScorer:
     def numbers_span_passages(self, s: int) -> bool:
         """Whether sentence ``s`` states numbers that no one passage holds but two together
         do: a sentence drawing on two reports (a figure and its update) is backed by both."""
-        numbers = _numbers(self._sentences[s]) - _numbers(self._question)
+        numbers = self._own_numbers(s)
         if len(numbers) < 2:
             return False
         held = [frozenset().union(*(w.numbers for w in self.windows if w.passage_index == i)) for i in range(len(self.passages))]
         if any(numbers <= h for h in held):
             return False
         return any(numbers <= a | b for x, a in enumerate(held) for b in held[x + 1 :])
+
+    def _own_numbers(self, s: int) -> set[str]:
+        """The numbers sentence ``s`` states beyond those the question gave it."""
+        return _numbers(self._sentences[s]) - _numbers(self._question)
 
     def with_its_list(self, window: _Window, most: int = 12) -> _Window:
         """``window`` carried over the list it introduces, when it ends with a colon and
@@ -385,8 +389,9 @@ def verify(
                 moved += 1
             else:
                 dropped += 1
-        spans = not chosen and best is None and len(passages) > 1 and scorer.numbers_span_passages(s)
-        if not chosen and best is None and len(passages) > 1 and (spans or _COMPARISON.search(sentence.text)):
+        unbacked = not chosen and best is None and len(passages) > 1  # no one passage backs it
+        spans = unbacked and scorer.numbers_span_passages(s)
+        if unbacked and (spans or _COMPARISON.search(sentence.text)):
             pair = scorer.pair_support(s, scores[s], floor=0.3)
             # Supported only by two passages together: cite both. Words alone need a higher bar
             # there than numbers that each passage states (the pair holds every number).

@@ -370,12 +370,12 @@ def markdown_report(report: dict) -> str:
     for key, label in _TABLE:
         lines.append(f"| {label} | {_fmt(m.get(key))} | {_fmt(thresholds.get(key))} |")
     lines += _type_table(report["by_type"])
-    for name, part in report.get("by_split", {}).items():
-        if len(report.get("by_split", {})) < 2:
-            break
-        lines += ["", f"## The {name} split ({part['metrics']['questions']} questions)", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {label} | {value} |" for label, value in table_rows(part["metrics"])]
-        lines += _type_table(part["by_type"])
+    splits = report.get("by_split", {})
+    if len(splits) > 1:  # with one split asked, the figures above are that split's
+        for name, part in splits.items():
+            lines += ["", f"## The {name} split ({part['metrics']['questions']} questions)", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {label} | {value} |" for label, value in table_rows(part["metrics"])]
+            lines += _type_table(part["by_type"])
     if report.get("gate_failures"):
         lines += ["", "**Gate failed:**", *[f"- {f}" for f in report["gate_failures"]]]
     else:

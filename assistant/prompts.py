@@ -54,8 +54,13 @@ def _about(passage: Passage) -> str:
     nothing at all: a passage of an undated, unsigned article reads as it always did."""
     about = f", published {passage.published}" if passage.published else ""
     if passage.author:
-        about += ", by " + " ".join(neutralise(passage.author).replace('"', "'").split())[:80]
+        about += ", by " + _header_text(passage.author)[:80]
     return about
+
+
+def _header_text(text: str) -> str:
+    """Article metadata made safe for one line of a passage's header (inside its quotes)."""
+    return " ".join(neutralise(text).replace('"', "'").split())
 
 
 def _fields(template: str) -> set[str]:
@@ -82,8 +87,7 @@ class PromptSet:
 
     def render_passage(self, n: int, passage: Passage) -> str:
         text = neutralise(passage.text)
-        title = " ".join(neutralise(passage.title).replace('"', "'").split())
-        return self.templates["passage.txt"].format(n=n, title=title, about=_about(passage), text=text)
+        return self.templates["passage.txt"].format(n=n, title=_header_text(passage.title), about=_about(passage), text=text)
 
     def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
         blocks = "\n".join(self.render_passage(i, p) for i, p in enumerate(passages, start=1))

@@ -1,7 +1,8 @@
 """Checks on the eval data itself: the golden questions and the corpus they are graded against.
 
-Fast and offline: only reads `evals/golden.jsonl`, `evals/corpus/*.txt` and `*.md`, and the bundled sample
-article in `articles/`. A failure names the question id and the offending field.
+Fast and offline: only reads `evals/golden.jsonl`, `evals/corpus/*.txt` and `*.md` (the latter through
+the assistant's own loader, which reads their front matter), and the bundled sample article in
+`articles/`. A failure names the question id and the offending field.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ MIN_CORPUS_FILES = 16
 
 
 CORPUS_SUFFIXES = (".txt", ".md")
-FRONT_MATTER_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:(.*)$")
 
 
 def corpus_files() -> list[Path]:
@@ -53,22 +53,12 @@ def corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.suffix in CORPUS_SUFFIXES) if CORPUS.is_dir() else []
 
 
-def split_front_matter(text: str) -> tuple[dict[str, str] | None, str]:
-    """A ``---`` block of ``key: value`` lines at the top, and the body after it (None: no block)."""
-    lines = text.splitlines()
-    if not lines or lines[0].rstrip() != "---":
-        return None, text
-    meta: dict[str, str] = {}
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() == "---":
-            return meta, "\n".join(lines[index + 1 :])
-        match = FRONT_MATTER_KEY.match(lines[index])
-        if match:
-            value = match.group(2).strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            meta.setdefault(match.group(1).lower(), value)
-    return None, text  # never closed
+@cache
+def loaded(path: Path):
+    """A corpus article as the assistant loads it (a .md's front matter gives title, date, author)."""
+    from assistant.documents import load_file
+
+    return load_file(path).articles[0]
 
 
 def _load_rows() -> list[tuple[int, dict]]:
@@ -245,9 +235,7 @@ def publication_date(name: str) -> str | None:
     """The front matter date of a .md source (None for other sources or without a date)."""
     if not name.endswith(".md") or source_path(name) is None:
         return None
-    meta, _ = split_front_matter(source_text(name))
-    date = (meta or {}).get("date", "")
-    return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None
+    return loaded(source_path(name)).published
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r["type"] == "update"], ids=lambda r: r["id"])
@@ -282,11 +270,12 @@ def test_corpus_article_format(path):
     text = path.read_bytes().decode("utf-8")  # strict: the corpus is UTF-8
     if path.suffix == ".md":
         # The headline is the front matter's title; the body is everything after the block.
-        meta, text = split_front_matter(text)
-        assert meta is not None, "a .md article starts with a closed --- front matter block"
-        assert meta.get("title", "").strip(), "front matter needs a non-empty title"
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta.get("date", "")), f"front matter date {meta.get('date')!r} is not YYYY-MM-DD"
-        assert meta.get("author", "").strip(), "front matter needs an author"
+        assert text.startswith("---\n"), "a .md article starts with a --- front matter block"
+        article = loaded(path)
+        assert re.search(r"^title:[ \t]*\S", text.split("\n---\n", 1)[0], re.MULTILINE), "front matter needs a non-empty title"
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", article.published or ""), f"front matter date {article.published!r} is not YYYY-MM-DD"
+        assert (article.author or "").strip(), "front matter needs an author"
+        text = article.text
         lines = text.splitlines()
         body = [line for line in lines if line.strip()]
         assert body and not body[0].startswith("---"), "the body follows the front matter"

@@ -29,6 +29,9 @@ PROVIDER_NAMES = ("local", "openai", "extractive")
 class Provider(ABC):
     name: ClassVar[str]
     model: str = ""
+    # Whether ``stream_messages`` (a ChatProvider's) accepts ``alternatives=[]`` and fills it
+    # with a :class:`TokenOdds` per token written.
+    gives_token_odds: ClassVar[bool] = False
 
     @abstractmethod
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
@@ -51,11 +54,7 @@ class TokenOdds:
 
 
 class ChatProvider(Provider):
-    """A provider backed by a chat model: builds the messages from ``prompts/``.
-    ``gives_token_odds``: ``stream_messages`` accepts ``alternatives=[]`` and fills it
-    with a :class:`TokenOdds` per token written."""
-
-    gives_token_odds: ClassVar[bool] = False
+    """A provider backed by a chat model: builds the messages from ``prompts/``."""
 
     def __init__(self, prompts: "PromptSet"):
         self.prompts = prompts

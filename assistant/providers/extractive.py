@@ -54,7 +54,7 @@ class ExtractiveProvider(Provider):
 
     def compose(self, question: str, passages: list[Passage]) -> str:
         scored = self.score(question, passages)
-        if not scored or not self.found(question, scored[0], passages):
+        if not scored or not self.found(scored[0]):
             return REFUSAL_TEXT
         best = scored[0]
         picked = [best]
@@ -77,7 +77,7 @@ class ExtractiveProvider(Provider):
             return []
         vectors = self._embed([question] + [_BULLET.sub("", u.text) for u in units])
         similarity = vectors[1:] @ vectors[0]
-        weights = self._weights(question)
+        weights = self.searcher.store.lexical.idf(set(tokenize(question)))
         total = sum(weights.values()) or 1.0
         scored = []
         for unit, sim, vector in zip(units, similarity, vectors[1:]):
@@ -86,13 +86,10 @@ class ExtractiveProvider(Provider):
             score = 0.7 * float(sim) + 0.3 * coverage
             if _BULLET.match(unit.text):  # summary bullets are fragments; prefer full sentences
                 score *= 0.85
-            scored.append(Scored(unit, score, float(sim), coverage, vector))
+            scored.append(Scored(unit, score, vector))
         return sorted(scored, key=lambda c: -c.score)
 
-    def _weights(self, question: str) -> dict[str, float]:
-        return self.searcher.store.lexical.idf(set(tokenize(question)))
-
-    def found(self, question: str, best: "Scored", passages: list[Passage]) -> bool:
+    def found(self, best: "Scored") -> bool:
         """Whether the best statement answers the question at all."""
         return best.score >= self.threshold
 
@@ -101,9 +98,7 @@ class ExtractiveProvider(Provider):
 class Scored:
     unit: Unit
     score: float
-    similarity: float
-    coverage: float  # share of the question's idf-weighted terms the statement holds
-    vector: np.ndarray
+    vector: np.ndarray  # the statement's embedding (to tell a restatement)
 
 
 def _is_statement(text: str) -> bool:
