@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .bundled import evals_dir
 from .errors import AssistantError
 from .followup import Turn
 from .invisible import INVISIBLE, strip_invisible
@@ -468,17 +469,15 @@ def _hostile_markdown(h: dict, thresholds: dict) -> list[str]:
 
 
 # -- running ---------------------------------------------------------------------------------
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+EVALS_DIR = evals_dir()
 DEFAULT_DATASET = EVALS_DIR / "golden.jsonl"
-SAMPLE_ARTICLE = EVALS_DIR.parent / "articles" / "alibaba-pla-white-house-memo.txt"
 
 
 def corpus_files(dataset: Path) -> list[Path]:
-    """The eval corpus: ``corpus/`` beside the dataset, plus the bundled sample article."""
+    """The eval corpus: ``corpus/`` beside the dataset (in this repository it links the
+    sample article of ``articles/`` too, so a wheel carries it with the rest)."""
     folder = Path(dataset).parent / "corpus"
     files = sorted([*folder.glob("*.txt"), *folder.glob("*.md")])
-    if SAMPLE_ARTICLE.exists():
-        files.append(SAMPLE_ARTICLE)
     if not files:
         raise AssistantError(f"no eval corpus next to {dataset} (expected a corpus/ folder)")
     return files

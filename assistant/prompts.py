@@ -8,13 +8,14 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
+from .bundled import prompts_dir
 from .errors import ConfigError
 from .invisible import strip_invisible
 from .models import Passage
 
 __all__ = ["PromptSet", "load_prompts", "neutralise", "DEFAULT_PROMPTS_DIR"]
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_PROMPTS_DIR = prompts_dir()
 _EXPECTED = {
     "answer_system.txt": set(),
     "answer_user.txt": {"passages", "question"},

@@ -337,10 +337,9 @@ def test_extractive_answers_over_the_hostile_corpus_carry_no_injection(tmp_path,
     data = tmp_path / "ev"
     rows = [line for line in evals.DEFAULT_DATASET.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in TARGETED]
     write(data / "golden.jsonl", "\n".join(rows))
+    (data / "corpus").mkdir()
     for file in CLEAN_FILES:
-        if file != evals.SAMPLE_ARTICLE:
-            (data / "corpus").mkdir(exist_ok=True)
-            (data / "corpus" / file.name).symlink_to(file)
+        (data / "corpus" / file.name).symlink_to(file)
     # Only the injection figures are checked here, so the clean answers are stand-ins and no
     # clean index is built (the eval's answer-change figure needs real ones).
     stand_ins = [{"id": q, "answer": "", "refused": True, "cited_sources": []} for q in TARGETED]
