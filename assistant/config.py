@@ -38,8 +38,9 @@ class Settings(BaseModel):
         None, description="Chroma server host; when set, the store is that server instead of index_dir."
     )
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+    # Factories: the home folder is read when settings are made, not when this module is imported.
     cache_dir: Path = Field(
-        Path.home() / ".cache" / "assistant",
+        default_factory=lambda: Path.home() / ".cache" / "assistant",
         description="Per-user cache (lexical index of a Chroma server, assembled model files).",
     )
 
@@ -125,7 +126,7 @@ class Settings(BaseModel):
         400, ge=0, description="Most recent conversation given to the follow-up rewrite, in cl100k tokens."
     )
     chat_history_file: Path = Field(
-        Path.home() / ".local" / "state" / "assistant" / "chat_history",
+        default_factory=lambda: Path.home() / ".local" / "state" / "assistant" / "chat_history",
         description="Where `assistant chat` keeps the lines typed (up-arrow history across sessions).",
     )
 
