@@ -231,7 +231,7 @@ def test_html_the_parser_cannot_handle_is_one_clear_reason(tmp_path, monkeypatch
     def recursing(text):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(documents, "_parse_html", recursing)
+    monkeypatch.setattr(documents, "parse_html", recursing)
     path = tmp_path / "page.html"
     path.write_text("<p>Text.</p>", encoding="utf-8")
     with pytest.raises(MalformedFile) as caught:

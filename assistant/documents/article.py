@@ -62,13 +62,22 @@ def make_article(
     url: str | None = None,
     published: str | None = None,
     author: str | None = None,
+    site: str | None = None,
+    summary_only: bool = False,
+    pages: tuple[int, ...] = (),
 ) -> Article:
     # Every passage carries these fields: a 5 MB first line must not become a 5 MB title.
     title = shorten(title, _MAX_TITLE_CHARS)
     author = shorten(author, _MAX_AUTHOR_CHARS) if author else author
+    site = shorten(site, _MAX_AUTHOR_CHARS) if site else None
     url = url if url is None or len(url) <= _MAX_URL_CHARS else None  # a cut url is a wrong one
     # The hash covers everything a reader sees, so any edit marks the article as changed.
-    content = "\x1f".join([title, text, url or "", published or "", author or ""])
+    # The fields added later join it only when set, so an article that has none of them
+    # keeps its hash (and is not embedded again).
+    fields = [title, text, url or "", published or "", author or ""]
+    if site or summary_only or pages:
+        fields += [site or "", "summary" if summary_only else "", ",".join(map(str, pages))]
+    content = "\x1f".join(fields)
     return Article(
         article_id=hash16(identity),
         title=title,
@@ -79,6 +88,9 @@ def make_article(
         url=url,
         published=published,
         author=author,
+        site=site,
+        summary_only=summary_only,
+        pages=tuple(pages),
     )
 
 
