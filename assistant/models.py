@@ -89,7 +89,7 @@ class Passage:
 
     def as_json(self) -> dict:
         """The fields scripts see for a passage (search results and citations)."""
-        return {
+        data = {
             "source": self.source,
             "title": self.title,
             "chunk_id": self.chunk_id,
@@ -97,6 +97,14 @@ class Passage:
             "start": self.start,
             "end": self.end,
         }
+        # Only when they apply, so the fields of a plain file's passage stay as they were.
+        if self.site:
+            data["site"] = self.site
+        if self.page is not None:
+            data["page"] = self.page
+        if self.summary_only:
+            data["summary_only"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,10 @@ class Citation:
     support: float
 
     def as_json(self) -> dict:
-        return {"n": self.n, **self.passage.as_json(), "quote": self.quote}
+        data = {"n": self.n, **self.passage.as_json(), "quote": self.quote}
+        if self.passage.page is not None:
+            data["page"] = self.passage.page_at(self.quote_start)  # the quote's own page
+        return data
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def normalised(text: str) -> str:
 
 
 def test_supported_suffixes_are_exactly_the_documented_ones():
-    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
+    assert SUPPORTED_SUFFIXES == frozenset(
+        {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml", ".rss", ".atom", ".pdf"}
+    )
 
 
 def test_all_lists_the_public_names():
@@ -483,14 +485,14 @@ def test_empty_and_whitespace_files_are_empty_articles(tmp_path, content, name):
         load_file(write(tmp_path, name, content))
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "Makefile", "photo.PNG"])
+@pytest.mark.parametrize("name", ["report.docx", "Makefile", "photo.PNG"])
 def test_unsupported_extension(tmp_path, name):
     path = write(tmp_path, name, "some text")
     with pytest.raises(UnsupportedFile) as caught:
         load_file(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: unsupported file type")
-    assert "(supported: .txt, .md, .markdown, .html, .htm, .json, .jsonl)" in message
+    assert "(supported: .txt, .md, .markdown, .html, .htm, .json, .jsonl, .xml, .rss, .atom, .pdf)" in message
 
 
 def test_suffix_match_ignores_case(tmp_path):
@@ -547,21 +549,23 @@ def test_content_hash_covers_metadata(tmp_path):
 
 def test_discover_walks_folders_sorted_skips_hidden_and_reports_unsupported(tmp_path):
     root = tmp_path / "corpus"
-    for rel in ["b.txt", "a.md", "sub/z.html", "sub/deeper/c.jsonl", "sub/notes.pdf", "img.png",
+    for rel in ["b.txt", "a.md", "sub/z.html", "sub/deeper/c.jsonl", "sub/notes.docx", "img.png", "feeds/news.rss",
                 ".hidden.txt", ".git/HEAD.txt", "sub/.cache/x.json"]:  # fmt: skip
         write(root, rel, "x")
     files, problems = discover([root])
     assert [(Path(p).name, r.split(" (")[0]) for p, r in problems] == [
         ("img.png", "unsupported file type '.png'"),
-        ("notes.pdf", "unsupported file type '.pdf'"),
+        ("notes.docx", "unsupported file type '.docx'"),
     ]
-    assert files == [root / "a.md", root / "b.txt", root / "sub" / "deeper" / "c.jsonl", root / "sub" / "z.html"]
+    assert files == [
+        root / "a.md", root / "b.txt", root / "feeds" / "news.rss", root / "sub" / "deeper" / "c.jsonl", root / "sub" / "z.html"
+    ]  # fmt: skip
 
 
 def test_discover_returns_explicit_unsupported_file_for_load_file_to_report(tmp_path):
-    pdf = write(tmp_path, "paper.pdf", "x")
-    files, problems = discover([pdf])
-    assert (files, problems) == ([pdf], [])
+    doc = write(tmp_path, "paper.docx", "x")
+    files, problems = discover([doc])
+    assert (files, problems) == ([doc], [])
     with pytest.raises(UnsupportedFile):
         load_file(files[0])
 
@@ -569,17 +573,18 @@ def test_discover_returns_explicit_unsupported_file_for_load_file_to_report(tmp_
 def test_discover_reports_missing_paths_and_empty_folders(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    only_pdf = tmp_path / "pdfs"
-    write(only_pdf, "a.pdf", "x")
+    only_pdf = tmp_path / "docs"
+    write(only_pdf, "a.docx", "x")
     good = write(tmp_path, "good.txt", "x")
     missing = tmp_path / "missing.txt"
     files, problems = discover([missing, empty, good, only_pdf])
     assert files == [good]
-    reason = "no supported files in folder (.txt, .md, .markdown, .html, .htm, .json, .jsonl)"
+    supported = ".txt, .md, .markdown, .html, .htm, .json, .jsonl, .xml, .rss, .atom, .pdf"
+    reason = f"no supported files in folder ({supported})"
     assert problems == [
         (str(missing), "no such file or directory"),
         (str(empty), reason),
-        (str(only_pdf / "a.pdf"), "unsupported file type '.pdf' (supported: .txt, .md, .markdown, .html, .htm, .json, .jsonl)"),
+        (str(only_pdf / "a.docx"), f"unsupported file type '.docx' (supported: {supported})"),
         (str(only_pdf), reason),
     ]
 

@@ -42,9 +42,11 @@ from pathlib import Path
 from ..errors import EmptyArticle, LoaderError, UnsupportedFile
 from .decoding import decode, normalise
 from .discovery import SUPPORTED_SUFFIXES, discover, unsupported_reason
+from .feeds import load_feed
 from .html import load_html
 from .jsonfeed import load_json, load_jsonl
 from .markdown import load_markdown
+from .pdf import load_pdf
 from .result import LoadResult
 from .text import load_txt
 
@@ -62,6 +64,9 @@ _LOADERS = {
     ".json": load_json,
     ".jsonl": load_jsonl,
 }
+# Formats read from their bytes: the library finds the encoding (XML declaration) or there
+# is no text encoding at all (PDF).
+_BYTE_LOADERS = {".xml": load_feed, ".rss": load_feed, ".atom": load_feed, ".pdf": load_pdf}
 
 
 def load_file(path: Path) -> LoadResult:
@@ -71,6 +76,10 @@ def load_file(path: Path) -> LoadResult:
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFile(str(path), unsupported_reason(path))
     data = _read_bytes(path)
+    if suffix in _BYTE_LOADERS:
+        if not data.strip():
+            raise EmptyArticle(str(path), "empty file" if not data else "file contains only whitespace")
+        return _BYTE_LOADERS[suffix](path, _resolve(path), data)
     text = normalise(decode(path, data))
     if not text.strip():
         raise EmptyArticle(str(path), "empty file" if not data else "file contains only whitespace")
