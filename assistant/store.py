@@ -548,6 +548,11 @@ class PassageStore:
             )
         return self._vectorstore
 
+    def state_path(self, name: str) -> Path:
+        """A file of this index's own beside its lexical side, for state that is not
+        passages (what a URL answered last time)."""
+        return self._lexical_dir / name
+
     def size_on_disk(self) -> int | None:
         if self.settings.uses_server:
             return None

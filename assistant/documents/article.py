@@ -4,12 +4,13 @@ same way, whatever the format."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from ..invisible import LAYOUT_CONTROLS
 from ..models import Article
 from .decoding import scrub_surrogates
 
-__all__ = ["make_article", "collapse", "first_line", "optional_str", "shorten", "one_line"]
+__all__ = ["make_article", "revised", "collapse", "first_line", "optional_str", "shorten", "one_line"]
 
 
 def collapse(value: str) -> str:
@@ -71,20 +72,13 @@ def make_article(
     author = shorten(author, _MAX_AUTHOR_CHARS) if author else author
     site = shorten(site, _MAX_AUTHOR_CHARS) if site else None
     url = url if url is None or len(url) <= _MAX_URL_CHARS else None  # a cut url is a wrong one
-    # The hash covers everything a reader sees, so any edit marks the article as changed.
-    # The fields added later join it only when set, so an article that has none of them
-    # keeps its hash (and is not embedded again).
-    fields = [title, text, url or "", published or "", author or ""]
-    if site or summary_only or pages:
-        fields += [site or "", "summary" if summary_only else "", ",".join(map(str, pages))]
-    content = "\x1f".join(fields)
-    return Article(
+    article = Article(
         article_id=hash16(identity),
         title=title,
         text=text,
         source=url or fallback_source,
         path=resolved,
-        content_hash=hash16(content),
+        content_hash="",
         url=url,
         published=published,
         author=author,
@@ -92,6 +86,25 @@ def make_article(
         summary_only=summary_only,
         pages=tuple(pages),
     )
+    return replace(article, content_hash=_content_hash(article))
+
+
+def revised(article: Article, **changes) -> Article:
+    """``article`` with some fields changed (a feed entry's text replaced by its page's),
+    its content hash recomputed."""
+    article = replace(article, **changes)
+    return replace(article, content_hash=_content_hash(article))
+
+
+def _content_hash(article: Article) -> str:
+    """The hash covers everything a reader sees, so any edit marks the article as changed.
+    The fields added later join it only when set, so an article that has none of them
+    keeps its hash (and is not embedded again)."""
+    a = article
+    fields = [a.title, a.text, a.url or "", a.published or "", a.author or ""]
+    if a.site or a.summary_only or a.pages:
+        fields += [a.site or "", "summary" if a.summary_only else "", ",".join(map(str, a.pages))]
+    return hash16("\x1f".join(fields))
 
 
 def one_line(exc: BaseException) -> str:

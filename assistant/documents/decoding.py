@@ -19,7 +19,7 @@ _ALLOWED_CONTROLS = "\t\n\r\f"
 _ALLOWED_CONTROL_BYTES = frozenset(_ALLOWED_CONTROLS.encode("ascii"))
 
 
-def decode(path: Path, data: bytes) -> str:
+def decode(path: Path | str, data: bytes) -> str:
     """Bytes -> str, refusing binary content.
 
     UTF-8 is tried first (it almost never decodes non-UTF-8 text by accident), then
