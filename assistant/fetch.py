@@ -41,7 +41,10 @@ _KINDS = {
     "text/xml": "feed",
     "application/pdf": "pdf",
 }
-_ACCEPT = "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,application/pdf;q=0.8"
+_ACCEPT = (
+    "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,"
+    "application/pdf;q=0.8"
+)
 _EXPECTED = "expected a web page, an RSS or Atom feed, or a PDF"
 
 

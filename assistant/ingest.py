@@ -88,7 +88,9 @@ class _Work:
     stale: list[str]
 
 
-def _plan(store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport, urls=None):
+def _plan(
+    store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport, urls=None
+):
     """Decide what each article needs. Returns (ids to delete outright, per-article work)."""
     urls = urls or UrlLoad()
     loaded_paths = sorted({a.path for a in articles} | urls.read_paths)
@@ -206,7 +208,7 @@ def ingest(
     return report
 
 
-def _fetch(urls: list[str], store, settings: Settings, fetcher, report: IngestReport, progress: IngestProgress) -> UrlLoad:
+def _fetch(urls: list[str], store, settings: Settings, fetcher, report: IngestReport, progress: IngestProgress):
     own = fetcher is None
     fetcher = fetcher or Fetcher(timeout_s=settings.request_timeout_s)
     try:

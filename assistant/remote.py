@@ -88,9 +88,13 @@ def _read(url: str, fetched: Fetched, known: dict, mine: dict, fetcher: Fetcher,
             entries[article.article_id] = article.content_hash
         except LoaderError as exc:
             result.articles.append(article)
-            report.skipped.append(SkippedFile(url, f"entry '{article.title[:60]}': page {article.url}: {exc.reason}; its summary was ingested"))
+            why = f"entry '{article.title[:60]}': page {article.url}: {exc.reason}; its summary was ingested"
+            report.skipped.append(SkippedFile(url, why))
     if left_as_summaries:
-        why = f"{left_as_summaries} more entries were ingested as their summaries (at most {MAX_ENTRY_PAGES} pages are fetched per feed)"
+        why = (
+            f"{left_as_summaries} more entries were ingested as their summaries "
+            f"(at most {MAX_ENTRY_PAGES} pages are fetched per feed)"
+        )
         report.skipped.append(SkippedFile(url, why))
     result.read_paths.add(url)
     result.state[url] = {"etag": fetched.etag, "last_modified": fetched.last_modified, "entries": entries}

@@ -1,15 +1,27 @@
 """Turn files on disk into :class:`~assistant.models.Article` objects.
 
-Supported inputs are plain text, Markdown, HTML and JSON / JSON Lines feeds. Every
+One module per format, each meeting the same ``Article`` contract (``article``):
+
+==========================  ====================================================
+``.txt``                    ``text``: the file is the article
+``.md`` ``.markdown``       ``markdown``: front matter for metadata
+``.html`` ``.htm``          ``html``: trafilatura finds the article and its metadata
+``.json`` ``.jsonl``        ``jsonfeed``: lists of article objects
+``.xml`` ``.rss`` ``.atom`` ``feeds``: feedparser, one article per entry
+``.pdf``                    ``pdf``: pypdf, pages kept
+==========================  ====================================================
+
+(URLs are fetched by ``assistant.fetch`` and read by the same readers: ``web``.) Every
 loader produces the same canonical ``Article.text`` for the same bytes, because passage
 offsets computed later index into that exact string.
 
 Text a reader never sees is not article text: hidden HTML (comments, scripts,
-``display:none`` and the like, elements a stylesheet hides), invisible characters
-(zero-width, bidi controls), and lines addressed to the AI model reading the article
-rather than to its readers (prompt injection: "ignore previous instructions", fake system
-or chat-template messages, fake passage delimiters and citation markers, fake "Sources:"
-lists). They are removed before ``Article.text`` is fixed, so passage offsets stay exact.
+``display:none`` and the like, elements a stylesheet hides: ``hidden``), invisible
+characters (zero-width, bidi controls), and lines addressed to the AI model reading the
+article rather than to its readers (prompt injection: "ignore previous instructions",
+fake system or chat-template messages, fake passage delimiters and citation markers,
+fake "Sources:" lists: ``defences``). They are removed before ``Article.text`` is fixed,
+so passage offsets stay exact.
 
 A file that cannot be used at all raises a :class:`~assistant.errors.LoaderError`
 subclass whose message is the one line a user should read. A feed in which only some
@@ -25,12 +37,13 @@ Input limits, so memory and time stay bounded whatever the input:
   below the limit.
 - Titles and bylines are cut to a few hundred characters (a 5 MB first line is not a
   title, and every passage carries both), and an absurdly long url is dropped.
-- Deeply nested HTML (100,000 unclosed tags) is walked iteratively, never recursively,
-  and no step is quadratic in the depth; a RecursionError from the parser is reported
-  as a malformed file, not raised.
-- Bytes are decoded leniently: UTF-8, UTF-16 with or without a BOM, a file mixing UTF-8
-  and cp1252 lines decodes line by line, and NUL (raw in a file: binary; escaped in JSON
-  as ``\u0000``) never reaches ``Article.text``.
+- Deeply nested HTML (100,000 unclosed tags): libxml2 stops at 2,048 levels, so such a
+  page is rebuilt nested at most 512 deep, as browsers do (``htmltree``); every walk is
+  iterative, and a RecursionError from a library is reported as a malformed file.
+- Bytes are decoded leniently (``decoding``): UTF-8, UTF-16 with or without a BOM, a
+  file mixing UTF-8 and cp1252 lines decodes line by line, and NUL (raw in a file:
+  binary; escaped in JSON as ``\u0000``) never reaches ``Article.text``. Feeds and PDFs
+  are read from their bytes by their libraries.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from typing import NamedTuple
 
 from lxml.html import HtmlElement
 
-__all__ = ["Selector", "stylesheet_hidden", "hides", "remove_hidden", "DROPPED_ALWAYS"]
+__all__ = [
+    "Selector", "SelectorIndex", "stylesheet_hidden", "hidden_by_css", "hides", "remove_hidden", "DROPPED_ALWAYS"
+]  # fmt: skip
 
 # Never shown, whatever the style: template content and (for the fallback walk) code.
 DROPPED_ALWAYS = frozenset(("template",))
@@ -32,6 +34,7 @@ _HIDING_DECLARATIONS = re.compile(
     r"|opacity:0(?:\.0*)?(?:!important)?(?:;|$)|color:transparent|(?:left|top|right|text-indent|margin-left|margin-top):-\d{4,}"
     r"|clip:rect\(0|clip-path:inset\(50%)"
 )
+_BRACE = re.compile(r"[{}]")
 _SIMPLE_SELECTOR = re.compile(r"^([a-z][a-z0-9-]*)?((?:[.#][\w-]+)*)$", re.IGNORECASE)
 
 
@@ -75,25 +78,27 @@ def hidden_by_css(css: str) -> list[Selector]:
 
 def _top_level_rules(css: str) -> list[tuple[str, str]]:
     """(prelude, block) of each top-level rule; an at-rule's nested rules stay in its block.
-    (A CSS parser would give the same; this is the one thing needed from one.)"""
+    (A CSS parser would give the same; this is the one thing needed from one.) Only the
+    braces are visited, so a 200 KB framework stylesheet costs milliseconds."""
     rules, depth, start, prelude = [], 0, 0, ""
-    for i, char in enumerate(css):
-        if char == "{":
+    for brace in _BRACE.finditer(css):
+        i = brace.start()
+        if brace.group() == "{":
             if depth == 0:
-                prelude, start = css[start:i].strip(), i + 1
+                # "@import x; .a" -> ".a": a statement before the rule is not its selector
+                prelude, start = css[start:i].rsplit(";", 1)[-1].strip(), i + 1
             depth += 1
-        elif char == "}" and depth:
+        elif depth:
             depth -= 1
             if depth == 0:
                 rules.append((prelude, css[start:i]))
                 start = i + 1
-        elif char == ";" and depth == 0:  # @import ...; and the like
-            start = i + 1
     return rules
 
 
-def hides(tag: str, attrs, selectors: list[Selector]) -> bool:
-    """Whether an element with this tag name and these attributes (a mapping) is hidden."""
+def hides(tag: str, attrs, selectors) -> bool:
+    """Whether an element with this tag name and these attributes (a mapping) is hidden.
+    ``selectors`` is a list of ``Selector`` or, faster on big pages, a ``SelectorIndex``."""
     if tag in DROPPED_ALWAYS or attrs.get("hidden") is not None:
         return True
     if (attrs.get("aria-hidden") or "").strip().lower() == "true":
@@ -101,20 +106,54 @@ def hides(tag: str, attrs, selectors: list[Selector]) -> bool:
     style = attrs.get("style")
     if style and style_hides(style):
         return True
-    return any(_matches(tag, attrs, selector) for selector in selectors)
+    if not selectors:
+        return False
+    classes = set((attrs.get("class") or "").split())
+    candidates = selectors
+    if isinstance(selectors, SelectorIndex):
+        candidates = selectors.candidates(tag, attrs.get("id"), classes)
+    return any(_matches(tag, attrs.get("id"), classes, selector) for selector in candidates)
 
 
-def _matches(tag: str, attrs, selector: Selector) -> bool:
+class SelectorIndex:
+    """Selectors filed by id, class and tag, so an element is checked against the few that
+    could match it, not the hundreds a framework stylesheet hides."""
+
+    def __init__(self, selectors: list[Selector]):
+        self.by_id: dict[str, list[Selector]] = {}
+        self.by_class: dict[str, list[Selector]] = {}
+        self.by_tag: dict[str | None, list[Selector]] = {}
+        for selector in selectors:
+            if selector.id:
+                self.by_id.setdefault(selector.id, []).append(selector)
+            elif selector.classes:
+                self.by_class.setdefault(min(selector.classes), []).append(selector)
+            else:
+                self.by_tag.setdefault(selector.tag, []).append(selector)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_id or self.by_class or self.by_tag)
+
+    def candidates(self, tag: str, element_id: str | None, classes: set[str]) -> list[Selector]:
+        found = list(self.by_tag.get(tag, ()))
+        if element_id:
+            found += self.by_id.get(element_id, ())
+        for name in classes:
+            found += self.by_class.get(name, ())
+        return found
+
+
+def _matches(tag: str, element_id: str | None, classes: set[str], selector: Selector) -> bool:
     if selector.tag and tag != selector.tag:
         return False
-    if selector.id and attrs.get("id") != selector.id:
+    if selector.id and element_id != selector.id:
         return False
-    return not selector.classes or selector.classes <= set((attrs.get("class") or "").split())
+    return selector.classes <= classes
 
 
 def remove_hidden(root: HtmlElement, selectors: list[Selector] | None = None) -> None:
     """Remove every hidden element (with its content, keeping the text that follows it)."""
-    selectors = stylesheet_hidden(root) if selectors is None else selectors
+    selectors = SelectorIndex(stylesheet_hidden(root) if selectors is None else selectors)
     # Collected first: removing while lxml iterates would skip siblings. iter() is
     # iterative (C), so a deep tree costs no recursion.
     doomed = [el for el in root.iter() if isinstance(el.tag, str) and hides(el.tag, el.attrib, selectors)]

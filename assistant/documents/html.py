@@ -17,6 +17,7 @@ title, author, site name, canonical URL and publication date. What is written he
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -60,18 +61,25 @@ _BLOCKS = frozenset(
 )
 
 
+@dataclass
 class PageMeta:
     """What trafilatura read about a page besides its text."""
 
-    __slots__ = ("title", "author", "site", "url", "published")
+    title: str | None = None
+    author: str | None = None
+    site: str | None = None
+    url: str | None = None
+    published: str | None = None
 
-    def __init__(self, document=None):
-        get = (lambda name: getattr(document, name, None)) if document is not None else (lambda name: None)
-        self.title = optional_str(get("title"))
-        self.author = optional_str(get("author"))
-        self.site = optional_str(get("sitename"))
-        self.url = optional_str(get("url"))
-        self.published = first_date([get("date")])
+    @classmethod
+    def of(cls, document) -> "PageMeta":
+        return cls(
+            title=optional_str(document.title),
+            author=optional_str(document.author),
+            site=optional_str(document.sitename),
+            url=optional_str(document.url),
+            published=first_date([document.date]),
+        )
 
 
 def html_to_text(text: str, url: str | None = None) -> tuple[str, PageMeta]:
@@ -85,7 +93,7 @@ def html_to_text(text: str, url: str | None = None) -> tuple[str, PageMeta]:
         document = extract_metadata(root, default_url=url)
     if not body:
         body = _tidy("\n".join(_visible_lines(root)))
-    return body, PageMeta(document)
+    return body, PageMeta.of(document)
 
 
 def fragment_to_text(markup: str) -> str:
@@ -120,7 +128,8 @@ def load_html(path: Path, resolved: str, text: str) -> LoadResult:
         raise EmptyArticle(str(path), "no text after HTML cleaning") from None
     except RecursionError as exc:
         raise MalformedFile(str(path), f"HTML could not be parsed ({type(exc).__name__})") from None
-    return LoadResult([page_article(path.name, resolved, resolved, body, meta, lambda reason: EmptyArticle(str(path), reason))])
+    article = page_article(path.name, resolved, resolved, body, meta, lambda reason: EmptyArticle(str(path), reason))
+    return LoadResult([article])
 
 
 def page_article(fallback_source: str, identity: str, resolved: str, body: str, meta: PageMeta, error) -> Article:
