@@ -331,6 +331,10 @@ def chunk_article(article: Article, sizes: ChunkSizes = ChunkSizes()) -> list[Pa
                 published=article.published,
                 author=article.author,
                 tokens=tokens,
+                site=article.site,
+                summary_only=article.summary_only,
+                page=article.page_at(start),
+                page_breaks=tuple(p for p in article.pages if start < p < end),
             )
         )
     return passages

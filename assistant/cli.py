@@ -54,19 +54,23 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @index_option
-@click.option("--prune", is_flag=True, help="Also remove articles whose files are gone.")
+@click.option("--prune", is_flag=True, help="Also remove articles whose files are gone (never those from URLs).")
 @json_option
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | None, prune: bool, as_json: bool) -> None:
-    """Add articles (files or folders: .txt .md .html .json .jsonl) to the index."""
+def ingest(ctx: click.Context, paths: tuple[str, ...], index_dir: Path | None, prune: bool, as_json: bool) -> None:
+    """Add articles to the index: files or folders (.txt .md .html .json .jsonl, RSS/Atom
+    .xml .rss .atom, .pdf) and http(s):// URLs of pages, feeds or PDFs (fetched only when
+    named; a re-ingest asks the server what changed)."""
+    from .fetch import is_url
     from .ingest import ingest as run_ingest
     from .ui import ingest_progress, print_ingest_report
 
     settings = _settings(ctx, index_dir=index_dir)
+    sources = [p if is_url(p) else Path(p) for p in paths]
     with ingest_progress(enabled=not as_json) as progress:
-        report = run_ingest(list(paths), settings, prune=prune, progress=progress)
+        report = run_ingest(sources, settings, prune=prune, progress=progress)
     if as_json:
         _print_json(report.as_json())
     else:

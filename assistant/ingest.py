@@ -1,4 +1,4 @@
-"""Ingest: files -> articles -> passages -> vectors -> store, incrementally.
+"""Ingest: files and URLs -> articles -> passages -> vectors -> store, incrementally.
 
 An article whose content hash is already fully in the store is left alone (nothing is
 re-embedded); a changed one has its old passages replaced; articles that vanished from a
@@ -9,6 +9,10 @@ stable across runs.
 Writes go in batches of whole articles, so killing a run (SIGKILL included) loses only
 the batch in progress: the next run finds what is already stored and embeds the rest.
 One writer at a time: a second ingest into the same index is refused.
+
+A URL is fetched only when named (``assistant ingest https://...``): see ``remote``. Its
+articles have the URL as their path; ``prune`` never removes them (there is no file
+whose absence would say they are gone).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from .config import Settings
 from .documents import discover, load_file
 from .embeddings import make_embeddings, model_id_for
 from .errors import LoaderError
+from .fetch import Fetcher, is_url
 from .models import Article, IngestReport, Passage, SkippedFile
+from .remote import UrlLoad, load_urls, save_state
 from .store import PassageStore
 
 __all__ = ["ingest", "IngestProgress", "embedding_text", "BATCH_PASSAGES"]
@@ -51,13 +57,13 @@ def embedding_text(passage: Passage) -> str:
     return passage.text
 
 
-def _load_all(paths: list[Path], report: IngestReport, progress: IngestProgress) -> list[Article]:
-    files, problems = discover(paths)
+def _load_all(paths: list[Path], report: IngestReport, progress: IngestProgress, n_urls: int = 0) -> list[Article]:
+    files, problems = discover(paths) if paths else ([], [])
     for path, reason in problems:
         if reason.startswith("no such file"):
             report.missing_paths.append(path)
         report.skipped.append(SkippedFile(path, reason))
-    progress.on_files(len(files))
+    progress.on_files(len(files) + n_urls)
     articles: dict[str, Article] = {}
     for file in files:
         try:
@@ -82,10 +88,17 @@ class _Work:
     stale: list[str]
 
 
-def _plan(store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport):
+def _plan(
+    store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport, urls=None
+):
     """Decide what each article needs. Returns (ids to delete outright, per-article work)."""
-    loaded_paths = sorted({a.path for a in articles})
+    urls = urls or UrlLoad()
+    loaded_paths = sorted({a.path for a in articles} | urls.read_paths)
     existing = store.articles(loaded_paths)
+    # A URL that answered "not modified", and feed entries whose page need not be fetched
+    # again: what the index holds of them is unchanged.
+    report.unchanged += len(store.articles(urls.not_modified)) if urls.not_modified else 0
+    report.unchanged += sum(1 for aid in urls.kept_ids if aid in existing)
     removals: list[str] = []
     work: list[_Work] = []
     for article in articles:
@@ -114,11 +127,14 @@ def _plan(store: PassageStore, articles: list[Article], prune: bool, sizes: Chun
             if not same:
                 embed.append(chunk)
         work.append(_Work(article.article_id, len(chunks), embed, stale))
-    # Articles that were in a file read again but are no longer in it.
-    seen = {a.article_id for a in articles}
+    # Articles that were in a file (or at a URL) read again but are no longer in it.
+    seen = {a.article_id for a in articles} | urls.kept_ids
     gone = [r for r in existing.values() if r.article_id not in seen]
     if prune:
-        gone += [r for r in store.articles().values() if r.path not in loaded_paths and not os.path.exists(r.path)]
+        gone += [
+            r for r in store.articles().values()
+            if r.path not in loaded_paths and not is_url(r.path) and not os.path.exists(r.path)
+        ]  # fmt: skip
     for record in {r.article_id: r for r in gone}.values():
         removals.extend(record.chunk_ids)
         report.removed += 1
@@ -140,14 +156,15 @@ def _batches(work: list[_Work], size: int) -> Iterator[list[_Work]]:
 
 
 def ingest(
-    paths: list[Path],
+    paths: list[Path | str],
     settings: Settings,
     *,
     prune: bool = False,
     progress: IngestProgress | None = None,
     embeddings=None,
+    fetcher=None,
 ) -> IngestReport:
-    """Bring the index in step with ``paths``.
+    """Bring the index in step with ``paths`` (files, folders, and http(s) URLs as str).
 
     Work is written in batches of whole articles (about ``BATCH_PASSAGES`` passages
     embedded per batch), each one a complete store write (Chroma, then the lexical side),
@@ -155,8 +172,9 @@ def ingest(
     only what is still missing."""
     progress = progress or IngestProgress()
     report = IngestReport()
-    articles = _load_all(paths, report, progress)
-    if not articles and not prune:
+    urls = list(dict.fromkeys(str(p) for p in paths if is_url(p)))
+    articles = _load_all([Path(p) for p in paths if not is_url(p)], report, progress, len(urls))
+    if not articles and not prune and not urls:
         return report
     embeddings = embeddings or make_embeddings(settings)
     sizes = ChunkSizes(
@@ -164,16 +182,18 @@ def ingest(
     )
     model_id = getattr(embeddings, "model_id", model_id_for(settings))
     with PassageStore.open_for_writing(settings, model_id) as store:
-        removals, work = _plan(store, articles, prune, sizes, report)
+        fetched = _fetch(urls, store, settings, fetcher, report, progress) if urls else None
+        if fetched:
+            articles = list({a.article_id: a for a in [*articles, *fetched.articles]}.values())
+        removals, work = _plan(store, articles, prune, sizes, report, fetched)
         report.chunks = sum(len(w.embed) for w in work)
         # Deletions and clean-ups that need no embedding go first, in one write.
         cleanup = removals + [c for w in work if not w.embed for c in w.stale]
         if cleanup:
             store.apply(cleanup, [], [], {})
         work = [w for w in work if w.embed]
-        if not work:
-            return report
-        progress.on_embed_start(report.chunks)
+        if work:
+            progress.on_embed_start(report.chunks)
         for batch in _batches(work, BATCH_PASSAGES):
             passages = [p for w in batch for p in w.embed]
             texts = [embedding_text(p) for p in passages]
@@ -183,4 +203,16 @@ def ingest(
                 vectors = embeddings.embed_documents(texts, progress.on_embedded)
             stale = [c for w in batch for c in w.stale]
             store.apply(stale, passages, vectors, {w.article_id: w.n_passages for w in batch})
+        if fetched:  # only now that the index holds what they answered
+            save_state(store, fetched.state)
     return report
+
+
+def _fetch(urls: list[str], store, settings: Settings, fetcher, report: IngestReport, progress: IngestProgress):
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(timeout_s=settings.request_timeout_s)
+    try:
+        return load_urls(urls, store, fetcher, report, progress.on_file_done)
+    finally:
+        if own:
+            fetcher.close()

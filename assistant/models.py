@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -23,7 +24,11 @@ class Article:
 
     ``text`` is the canonical text every passage offset refers to.
     ``source`` is what users see (the file name, or the url when the feed gives one);
-    ``path`` is the absolute file the article came from, used for updates and pruning.
+    ``path`` is the absolute file (or the URL) the article came from, used for updates
+    and pruning. ``site`` is the publication's name, when the page says it.
+    ``summary_only`` marks a feed entry that held only its summary, not the article.
+    ``pages`` is, for a paged source (a PDF), the offset in ``text`` where each page
+    starts: ``pages[0] == 0`` is page 1.
     """
 
     article_id: str
@@ -35,6 +40,20 @@ class Article:
     url: str | None = None
     published: str | None = None  # ISO date, YYYY-MM-DD
     author: str | None = None
+    site: str | None = None
+    summary_only: bool = False
+    pages: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (from 1) holding ``text[offset]``; None for an article without pages."""
+        return page_number(self.pages, offset)
+
+
+def page_number(starts: tuple[int, ...], offset: int, first: int = 1) -> int | None:
+    """Which of the pages starting at ``starts`` (numbered from ``first``) holds ``offset``."""
+    if not starts:
+        return None
+    return first + max(0, bisect_right(starts, offset) - 1)
 
 
 @dataclass(frozen=True)
@@ -55,10 +74,22 @@ class Passage:
     published: str | None = None
     author: str | None = None
     tokens: int = 0
+    site: str | None = None
+    summary_only: bool = False
+    # For an article with pages: the page this passage starts on, and the article offsets
+    # inside the passage where a later page starts (so a quote's own page can be told).
+    page: int | None = None
+    page_breaks: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding article offset ``offset`` (inside this passage); None without pages."""
+        if self.page is None:
+            return None
+        return self.page + sum(1 for start in self.page_breaks if start <= offset)
 
     def as_json(self) -> dict:
         """The fields scripts see for a passage (search results and citations)."""
-        return {
+        data = {
             "source": self.source,
             "title": self.title,
             "chunk_id": self.chunk_id,
@@ -66,6 +97,14 @@ class Passage:
             "start": self.start,
             "end": self.end,
         }
+        # Only when they apply, so the fields of a plain file's passage stay as they were.
+        if self.site:
+            data["site"] = self.site
+        if self.page is not None:
+            data["page"] = self.page
+        if self.summary_only:
+            data["summary_only"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -127,7 +166,10 @@ class Citation:
     support: float
 
     def as_json(self) -> dict:
-        return {"n": self.n, **self.passage.as_json(), "quote": self.quote}
+        data = {"n": self.n, **self.passage.as_json(), "quote": self.quote}
+        if self.passage.page is not None:
+            data["page"] = self.passage.page_at(self.quote_start)  # the quote's own page
+        return data
 
 
 @dataclass(frozen=True)

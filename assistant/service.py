@@ -36,6 +36,7 @@ def index_stats(settings: Settings) -> dict:
             else str(settings.index_dir)
         ),
         "articles": len(articles),
+        "summary_only_articles": sum(1 for record in articles.values() if record.summary_only),
         "passages": store.count(),
         "lexical_passages": len(store.lexical),
         "embedding_model": store.model_id,

@@ -105,6 +105,7 @@ class ArticleRecord:
     # Content hashes whose passages are all present (an update killed between adding the
     # new passages and deleting the old ones leaves two hashes, the new one complete).
     complete_hashes: frozenset[str] = frozenset()
+    summary_only: bool = False  # a feed entry stored as its summary, not the article
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,10 @@ def _metadata(passage: Passage, n_passages: int) -> dict:
         "published_day": published_day(passage.published),
         "author": passage.author or "",
         "tokens": passage.tokens,
+        "site": passage.site or "",
+        "summary_only": passage.summary_only,
+        "page": passage.page or 0,
+        "page_breaks": ",".join(map(str, passage.page_breaks)),
     }
 
 
@@ -180,6 +185,10 @@ def passage_from_record(chunk_id: str, text: str, meta: dict) -> Passage:
         published=meta.get("published") or None,
         author=meta.get("author") or None,
         tokens=int(meta.get("tokens", 0)),
+        site=meta.get("site") or None,
+        summary_only=bool(meta.get("summary_only", False)),
+        page=int(meta.get("page") or 0) or None,
+        page_breaks=tuple(int(b) for b in str(meta.get("page_breaks") or "").split(",") if b),
     )
 
 
@@ -448,6 +457,7 @@ class PassageStore:
                 chunk_ids=tuple(sorted(c for c, _ in rows)),
                 complete=len(hashes) == 1 and expected == {len(rows)},
                 complete_hashes=frozenset(complete_hashes),
+                summary_only=bool(first.get("summary_only", False)),
             )
         return records
 
@@ -537,6 +547,11 @@ class PassageStore:
                 client=self._client, collection_name=self.settings.collection, create_collection_if_not_exists=False
             )
         return self._vectorstore
+
+    def state_path(self, name: str) -> Path:
+        """A file of this index's own beside its lexical side, for state that is not
+        passages (what a URL answered last time)."""
+        return self._lexical_dir / name
 
     def size_on_disk(self) -> int | None:
         if self.settings.uses_server:

@@ -90,6 +90,7 @@ def print_stats(figures: dict) -> None:
     rows = {
         "location": figures["location"],
         "articles": f"{figures['articles']:,}",
+        "of them feed summaries only": f"{figures.get('summary_only_articles', 0):,}",
         "passages": f"{figures['passages']:,}",
         "embedding model": figures["embedding_model"],
         "size on disk": "n/a (server)" if size is None else f"{size / 1e6:.1f} MB",
@@ -161,11 +162,22 @@ def print_answer(answer: Answer) -> None:
     out.print()
     for c in answer.citations:
         out.print(
-            f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(c.passage.source)}, "
+            f"[bold][{c.n}][/] [cyan]{escape(c.passage.title)}[/] [dim]{escape(_cited_where(c))}, "
             f"chars {c.quote_start}–{c.quote_end}[/]",
             soft_wrap=pipe,
         )
         _print_indented(out, f"[italic]“{escape(c.quote)}”[/]", 4)
+
+
+def _cited_where(citation) -> str:
+    """The source of a citation, with the site that published it, the page of the quote
+    (a PDF) and, for a feed entry stored as its summary, that it is one."""
+    p = citation.passage
+    where = p.source if not p.site or p.site in p.source else f"{p.site}, {p.source}"
+    page = p.page_at(citation.quote_start)
+    if page is not None:
+        where += f", p. {page}"
+    return where + (" (feed summary)" if p.summary_only else "")
 
 
 def _one_line_per_item(out) -> bool:

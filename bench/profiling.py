@@ -15,7 +15,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("BM25 (lexical index)", ("assistant/lexical.py", "scipy", "sparse")),
     ("fusion and hits (retrieval)", ("assistant/retrieval.py",)),
     ("chunking and token counts", ("assistant/chunking.py", "assistant/tokens.py", "tiktoken")),
-    ("loading files", ("assistant/documents.py", "bs4", "codecs", "charset")),
+    ("loading files", ("assistant/documents/", "bs4", "codecs", "charset", "trafilatura", "lxml", "feedparser", "pypdf")),
     ("numpy", ("numpy",)),
     # with a Chroma server: the client's wait for the HTTP answer
     ("HTTP to the Chroma server (waiting on the socket)", ("socket", "httpx", "httpcore", "h11", "selectors", "ssl.py")),

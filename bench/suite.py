@@ -1,6 +1,6 @@
-"""The whole benchmark in one command: start-up, ingest and search at several index sizes
-(with the plain LangChain recipe side by side), answer latency per provider, and the time
-to the first streamed token in `assistant chat` itself.
+"""The whole benchmark in one command: article extraction on 60 real pages, start-up, ingest
+and search at several index sizes (with the plain LangChain recipe side by side), answer
+latency per provider, and the time to the first streamed token in `assistant chat` itself.
 
     .venv/bin/python bench/suite.py                       # 1k and 10k passages (about 15 min on 2 cores)
     .venv/bin/python bench/suite.py --sizes 1000,10000,100000   # adds 100k (about an hour more)
@@ -82,11 +82,15 @@ def main() -> None:
     parser.add_argument("--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs.")
     parser.add_argument("--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server.")
     parser.add_argument("--providers", default="extractive,local,openai", help="Providers for answer latency.")
-    parser.add_argument("--skip", default="", help="Parts to skip: startup, search, answer, chat.")
+    parser.add_argument("--skip", default="", help="Parts to skip: html, startup, search, answer, chat.")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     suite: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
 
+    if "html" not in skip:
+        out = RESULTS / "html_extraction.json"
+        run_part("html_extraction.py", "--out", str(out))
+        suite["html"] = json.loads(out.read_text())
     if "startup" not in skip:
         suite["startup"] = startup()
         print(json.dumps(suite["startup"], indent=2), flush=True)
@@ -123,6 +127,11 @@ def main() -> None:
 
 
 def print_summary(suite: dict) -> None:
+    if "html" in suite:
+        print("\n| reader (60 real article pages) | body F1 | precision | recall | pages lost | pages/s |\n|---|---|---|---|---|---|")
+        for row in suite["html"]["rows"]:
+            speed = row.get("pages_per_s", "(recorded)")
+            print(f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |")
     if "startup" in suite:
         s = suite["startup"]
         print("\n| start-up (median of 5, fresh processes) | seconds |\n|---|---|")

@@ -10,12 +10,13 @@ import pytest
 from .conftest import SAMPLE, write
 
 
-def run(*args, tmp_path, check_exit=None):
+def run(*args, tmp_path, check_exit=None, extra_env=None):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "ASSISTANT_INDEX": str(tmp_path / "index"),
         "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
+        **(extra_env or {}),
     }
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300

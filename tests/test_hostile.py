@@ -170,7 +170,8 @@ def test_zero_width_characters_are_removed_before_anything_reads_the_text(tmp_pa
     md = load_file(write(tmp_path / "a.md", zw.replace("\n", "\n\n"))).articles[0].text
     assert md.split() == article.text.split()
     html = "".join(f"<p>{line}</p>" for line in zw.split("\n"))
-    assert load_file(write(tmp_path / "a.html", html)).articles[0].text == article.text
+    # trafilatura drops soft hyphens from a page's text
+    assert load_file(write(tmp_path / "a.html", html)).articles[0].text == article.text.replace("\u00ad", "")
     doc = loaded(BY_NAME["kestrel-brackley-rally-zero-width.txt"])
     for p in chunk_article(doc, ChunkSizes(target=40, maximum=60, minimum=20, overlap=10)):
         assert doc.text[p.start : p.end] == p.text

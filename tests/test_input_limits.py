@@ -226,12 +226,12 @@ def test_deeply_nested_html_loads_quickly_without_recursion_error(tmp_path, mark
 def test_html_the_parser_cannot_handle_is_one_clear_reason(tmp_path, monkeypatch):
     # html.parser and our walks are iterative; should a RecursionError come from a
     # library anyway, the file is reported, not crashed on.
-    import assistant.documents as documents
+    import assistant.documents.html as documents
 
     def recursing(text):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(documents, "_parse_html", recursing)
+    monkeypatch.setattr(documents, "parse_html", recursing)
     path = tmp_path / "page.html"
     path.write_text("<p>Text.</p>", encoding="utf-8")
     with pytest.raises(MalformedFile) as caught:
