@@ -37,8 +37,7 @@ def open_chat_session(settings: Settings, k: int | None = None) -> ChatSession:
     _check_index_exists(settings)
     answerer = open_answerer(settings)
     if answerer.searcher.store.count() == 0:
-        where = settings.chroma_host or f"{settings.index_dir}/"
-        raise IndexNotFound(f"no articles ingested yet in {where}: run `assistant ingest articles/`")
+        raise IndexNotFound.nothing_in(settings.index_location)
     return ChatSession(answerer, settings, k)
 
 
@@ -276,4 +275,4 @@ def _check_index_exists(settings: Settings) -> None:
     if not settings.uses_server and not index_marker_exists(settings.index_dir):
         from .errors import IndexNotFound
 
-        raise IndexNotFound(f"no articles ingested yet in {settings.index_dir}/: run `assistant ingest articles/`")
+        raise IndexNotFound.nothing_in(settings.index_location)

@@ -145,6 +145,11 @@ class Settings(BaseModel):
     def uses_server(self) -> bool:
         return bool(self.chroma_host)
 
+    @property
+    def index_location(self) -> str:
+        """Where the index is, as messages name it: ``host:port`` of a Chroma server, or the folder."""
+        return f"{self.chroma_host}:{self.chroma_port}" if self.uses_server else f"{self.index_dir}/"
+
     def fingerprint(self) -> str:
         """A short hash of everything that changes results (secrets excluded)."""
         data = self.model_dump(mode="json", exclude={"openai_api_key"})

@@ -66,7 +66,13 @@ class IndexError_(AssistantError):
 
 
 class IndexNotFound(IndexError_):
-    pass
+    """Nothing to search: no index, or one with no articles in it yet."""
+
+    @classmethod
+    def nothing_in(cls, where: str) -> "IndexNotFound":
+        """The one message for it, wherever it is noticed; ``where`` is
+        :attr:`Settings.index_location` (a folder, or a Chroma server's host:port)."""
+        return cls(f"no articles ingested yet in {where}: run `assistant ingest articles/`")
 
 
 class EmbeddingMismatch(IndexError_):

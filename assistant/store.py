@@ -259,7 +259,7 @@ class PassageStore:
                     + ("choose an empty or new folder with --index" if create else "point --index at an index folder")
                 )
             if not create:
-                raise IndexNotFound(f"no index at {index_dir}/: run `assistant ingest articles/` first")
+                raise IndexNotFound.nothing_in(f"{index_dir}/")
             return True
         try:
             info = json.loads(marker.read_text())
@@ -286,7 +286,7 @@ class PassageStore:
             if header and header != b"SQLite format 3\x00":
                 raise _damaged(index_dir, "chroma/chroma.sqlite3 is not a database")
         elif not create:
-            raise IndexNotFound(f"no articles ingested yet in {index_dir}/: run `assistant ingest articles/`")
+            raise IndexNotFound.nothing_in(f"{index_dir}/")
         return False
 
     @classmethod
@@ -350,10 +350,7 @@ class PassageStore:
                 collection = client.get_collection(settings.collection)
             except NotFoundError:
                 if not create:
-                    where = (
-                        f"{settings.chroma_host}:{settings.chroma_port}" if settings.uses_server else f"{settings.index_dir}/"
-                    )
-                    raise IndexNotFound(f"no articles ingested yet in {where}: run `assistant ingest articles/`") from None
+                    raise IndexNotFound.nothing_in(settings.index_location) from None
                 return client.create_collection(
                     settings.collection,
                     embedding_function=None,
