@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass
 
 from .models import Article, Passage
+from .text import is_list_item, split_sentences, trim
 from .tokens import count_tokens
 
-__all__ = ["ChunkSizes", "chunk_article", "split_sentences"]
+__all__ = ["ChunkSizes", "chunk_article"]
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,8 @@ class _Span:
     new_block: bool  # starts a new paragraph, heading or list: a good place to cut
 
 
-_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)])\s+\S")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+\S")
 _TERMINAL = tuple('.!?"”’:;)')
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st mt gen gov sen rep col lt sgt capt cmdr adm pres vs etc inc corp "
-    "ltd co no nos fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e a.m p.m".split()
-)
-# A sentence ends at . ! ? (possibly closed by quotes/brackets) followed by space. The
-# lookbehind starts a match only at the first mark of a run: without it a long run of
-# dots not followed by space is rescanned from every position (quadratic).
-_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"'”’)\]]*(?=\s)")
 # No cl100k_base token is longer than this many bytes (so many characters at most): a
 # span of more than ``n * _MAX_TOKEN_BYTES`` characters is certainly over ``n`` tokens.
 _MAX_TOKEN_BYTES = 128
@@ -61,54 +53,9 @@ def _is_heading(line: str) -> bool:
     stripped = line.strip()
     if _MD_HEADING.match(stripped):
         return True
-    if not stripped or _BULLET.match(line) or stripped.endswith(_TERMINAL):
+    if not stripped or is_list_item(line) or stripped.endswith(_TERMINAL):
         return False
     return len(stripped.split()) <= 12
-
-
-def _ends_abbreviation(text: str, dot_at: int) -> bool:
-    """True when the '.' at ``dot_at`` closes an abbreviation or an initial, not a sentence."""
-    if text[dot_at] != ".":
-        return False
-    word_start = dot_at
-    while word_start > 0 and not text[word_start - 1].isspace():
-        word_start -= 1
-    word = text[word_start:dot_at].lstrip("(\"'“‘").lower()
-    if word in _ABBREVIATIONS:
-        return True
-    if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
-        return True
-    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # "u.s", "u.k"
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` within ``text[start:end]``, whitespace trimmed."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        nxt = match.end()
-        while nxt < end and text[nxt].isspace():
-            nxt += 1
-        if nxt >= end:
-            break
-        following = text[nxt]
-        if not (following.isupper() or following.isdigit() or following in "\"'“‘(["):
-            continue
-        if _ends_abbreviation(text, match.start()):
-            continue
-        spans.append((cursor, match.end()))
-        cursor = nxt
-    spans.append((cursor, end))
-    return [s for s in (_trim(text, a, b) for a, b in spans) if s[0] < s[1]]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -116,7 +63,7 @@ def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int,
     end = len(text) if end is None else end
     spans, pos = [], start
     for raw in text[start:end].split("\n"):
-        a, b = _trim(text, pos, pos + len(raw))
+        a, b = trim(text, pos, pos + len(raw))
         if a < b:
             spans.append((a, b))
         pos += len(raw) + 1
@@ -148,9 +95,9 @@ def _structural_units(text: str, cap: int) -> list[_Span]:
     while i < len(lines):
         a, b = lines[i]
         line = text[a:b]
-        if _BULLET.match(line):
+        if is_list_item(line):
             j = i
-            while j + 1 < len(lines) and _BULLET.match(text[lines[j + 1][0] : lines[j + 1][1]]):
+            while j + 1 < len(lines) and is_list_item(text[lines[j + 1][0] : lines[j + 1][1]]):
                 j += 1
             listed = _span(text, a, lines[j][1], True, cap)
             # The list belongs with what introduces it: a pending heading, else the sentence before.
@@ -228,7 +175,7 @@ def _cut_by_tokens(text: str, start: int, end: int, limit: int) -> list[tuple[in
                 n_cut = count_tokens(text[s:cut])
                 if n_cut <= limit:
                     e, n = cut, n_cut
-        a, b = _trim(text, s, e)
+        a, b = trim(text, s, e)
         if a < b:
             spans.append((a, b, n))
         if n < limit // 2:

@@ -18,13 +18,22 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .chunking import split_sentences
+from .text import BULLET, split_sentences
 from .lexical import tokenize
 from .models import AnswerSentence, Citation, Passage, Repairs
 
 __all__ = ["parse_answer", "verify", "Verified", "is_refusal", "strip_markers", "support_units", "REFUSAL_TEXT"]
 
 REFUSAL_TEXT = "The articles do not say."
+
+# The verifier's weights, in one place (measured on the eval set; see evals/README.md).
+SIMILARITY_WEIGHT = 0.5  # a quote's support: this much embedding similarity to the sentence ...
+RECALL_WEIGHT = 0.5  # ... and this much of the sentence's content words found in it
+LENGTH_PENALTY = 0.03  # taken off per sentence of quote beyond one
+ECHO_WEIGHT = 0.5  # a word the sentence repeats from the question counts this much (its own count 1)
+MARGIN = 0.2  # a cited passage this far behind the best-supporting one is replaced by it
+PAIR_PART_FLOOR = 0.3  # two passages backing a sentence together: each must score this alone
+PAIR_WORDS_EXTRA = 0.05  # a pair backed by words, not by the figures each states, needs this more
 
 _MARKER = re.compile(
     r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,6}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,6})*)\s*\]",
@@ -42,7 +51,6 @@ _COMPARISON = re.compile(
 # What is left of marker-like text once markers are taken out ("[[3]25]" -> "[25]"): never shown.
 _MARKER_RESIDUE = re.compile(r"\[[^\[\]]{0,40}?\d[^\[\]]{0,40}?\]|\[\s*\]")
 _SOURCES_LINE = re.compile(r"^\s*(?:sources?|references?|citations?)\s*:?[\s,;.]*$", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)])\s+")
 _LEAD_IN = re.compile(
     r"^(?:here(?:'s| is| are)|below|based on|according to the (?:passages?|articles?)|in summary|to answer|sure|"
     r"certainly|okay|ok|yes|no|answer)\b",
@@ -108,7 +116,7 @@ def parse_answer(raw: str) -> list[ParsedSentence]:
     out: list[ParsedSentence] = []
     pending: list[int] = []
     for line in _worded_to_brackets(text).split("\n"):
-        line = re.sub(r"\s+", " ", _BULLET.sub("", line)).strip()
+        line = re.sub(r"\s+", " ", BULLET.sub("", line)).strip()
         # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
         line = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), line, flags=re.IGNORECASE)
         for start, end in split_sentences(line):
@@ -204,6 +212,17 @@ class SupportScorer:
                     )
             row += len(units)
 
+    @staticmethod
+    def support(similarity: float, recall: float, extra_sentences: int = 0) -> float:
+        """The support score of a quote for a sentence: half its meaning (embedding
+        similarity), half its words (weighted recall of the sentence's content terms), less
+        a little per sentence beyond one, since a longer quote holds more words by chance."""
+        return (
+            SIMILARITY_WEIGHT * max(similarity, 0.0)
+            + RECALL_WEIGHT * recall
+            - LENGTH_PENALTY * extra_sentences
+        )
+
     def score_all(self, sentences: list[str], question: str = "") -> np.ndarray:
         """[sentence, window] support scores in 0..1. Words the sentence merely repeats from
         the question count half: the sentence's own information is what needs support."""
@@ -217,12 +236,11 @@ class SupportScorer:
         for s, sentence in enumerate(sentences):
             terms = _content_terms(sentence)
             numbers = _numbers(sentence) - _numbers(question)
-            weight = {t: 0.5 if t in given else 1.0 for t in terms}
+            weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
             total = sum(weight.values())
             for w, window in enumerate(self.windows):
                 recall = sum(v for t, v in weight.items() if t in window.terms) / total if total else 0.0
-                # A longer window holds more words by chance: prefer the tightest quote.
-                score = 0.5 * max(float(cos[s, w]), 0.0) + 0.5 * recall - 0.03 * (window.size - 1)
+                score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
                 scores[s, w] = score
@@ -236,7 +254,7 @@ class SupportScorer:
         given = _content_terms(self._question)
         terms = _content_terms(sentence)
         numbers = self._own_numbers(s)
-        weight = {t: 0.5 if t in given else 1.0 for t in terms}
+        weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
         total = sum(weight.values())
         if not total:
             return None
@@ -244,9 +262,7 @@ class SupportScorer:
         tops: dict[int, list[int]] = {}
         for w in np.argsort(-self._cos[s]):
             window = self.windows[w]
-            alone = 0.5 * max(float(self._cos[s, w]), 0.0) + 0.5 * (
-                sum(v for t, v in weight.items() if t in window.terms) / total
-            )
+            alone = self.support(float(self._cos[s, w]), sum(v for t, v in weight.items() if t in window.terms) / total)
             if alone < floor:
                 continue
             picks = tops.setdefault(window.passage_index, [])
@@ -263,8 +279,8 @@ class SupportScorer:
                             continue
                         union = a.terms | b.terms
                         recall = sum(v for t, v in weight.items() if t in union) / total
-                        score = 0.5 * max(float(self._cos[s, wi]), float(self._cos[s, wj]), 0.0) + 0.5 * recall
-                        score -= 0.03 * (a.size + b.size - 2)
+                        similarity = max(float(self._cos[s, wi]), float(self._cos[s, wj]))
+                        score = self.support(similarity, recall, a.size + b.size - 2)
                         if best is None or score > best[0]:
                             best = (score, i, j)
         return best
@@ -294,7 +310,7 @@ class SupportScorer:
         after = [u for u in units if u.start >= window.end]
         items = []
         for unit in after[:most]:
-            if not _BULLET.match(unit.text):
+            if not BULLET.match(unit.text):
                 break
             items.append(unit)
         if not items:
@@ -354,7 +370,7 @@ def verify(
     passages: Sequence[Passage],
     embed: Callable[[list[str]], np.ndarray],
     threshold: float = 0.5,
-    margin: float = 0.2,
+    margin: float = MARGIN,
     question: str = "",
 ) -> Verified:
     """Check and repair every citation of ``raw`` against the numbered ``passages`` (1-based)."""
@@ -392,10 +408,10 @@ def verify(
         unbacked = not chosen and best is None and len(passages) > 1  # no one passage backs it
         spans = unbacked and scorer.numbers_span_passages(s)
         if unbacked and (spans or _COMPARISON.search(sentence.text)):
-            pair = scorer.pair_support(s, scores[s], floor=0.3)
+            pair = scorer.pair_support(s, scores[s], floor=PAIR_PART_FLOOR)
             # Supported only by two passages together: cite both. Words alone need a higher bar
             # there than numbers that each passage states (the pair holds every number).
-            if pair and pair[0] >= threshold + (0.0 if spans else 0.05):
+            if pair and pair[0] >= threshold + (0.0 if spans else PAIR_WORDS_EXTRA):
                 chosen = [pair[1], pair[2]]
                 right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
                 kept, dropped, added = kept + right, dropped - right, added + 2 - right

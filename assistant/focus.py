@@ -16,13 +16,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .chunking import split_sentences
+from .text import BULLET, split_sentences
 from .models import Passage
 from .tokens import count_tokens
 
 __all__ = ["focus_passages", "units_of"]
 
-_ITEM = re.compile(r"^\s*(?:[-•*–]|\d{1,2}[.)])\s+")
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
     "a an and are as at be by did do does for from had has have how in is it its of on or the their them they this "
@@ -42,7 +41,7 @@ def units_of(text: str) -> list[tuple[int, int]]:
         if start >= end or not line.strip():
             intro_open = False
             continue
-        if intro_open and _ITEM.match(line):
+        if intro_open and BULLET.match(line):
             units[-1] = (units[-1][0], end)  # an item stays with its introduction
             continue
         units.extend(split_sentences(text, start, end))

@@ -1,4 +1,4 @@
-from assistant.chunking import ChunkSizes, chunk_article, split_sentences
+from assistant.chunking import ChunkSizes, chunk_article
 from assistant.models import Article
 from assistant.tokens import count_tokens
 
@@ -85,26 +85,6 @@ def test_ids_are_stable_and_depend_on_content():
     assert first == again and len(set(first)) == len(first)
     changed = chunk_article(article(SAMPLE.read_text().rstrip(), content_hash="fedcba9876543210"))
     assert not set(first) & {p.chunk_id for p in changed}
-
-
-def test_sentence_splitter_respects_abbreviations():
-    text = "Mr. Smith met U.S. officials on Jan. 5 at 10 a.m. in Washington. They talked. J. Doe left."
-    spans = [text[a:b] for a, b in split_sentences(text)]
-    assert spans == [
-        "Mr. Smith met U.S. officials on Jan. 5 at 10 a.m. in Washington.",
-        "They talked.",
-        "J. Doe left.",
-    ]
-
-
-def test_sentence_splitter_quotes_and_questions():
-    text = "“We deny it,” he said. Why now? “Because.” The end"
-    assert [text[a:b] for a, b in split_sentences(text)] == [
-        "“We deny it,” he said.",
-        "Why now?",
-        "“Because.”",
-        "The end",
-    ]
 
 
 def test_empty_and_tiny_articles():

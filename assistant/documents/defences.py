@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from .article import collapse
+from ..text import split_sentences
 from .decoding import SOFT_HYPHEN
 
 __all__ = ["without_injections", "clean_title", "ONLY_INJECTED"]
@@ -74,7 +75,6 @@ def _inside_after(line: str, inside: bool) -> bool:
 
 def _clean_line(line: str) -> str | None:
     """The line without injected text: None when it must go whole, else what is kept."""
-    from ..chunking import split_sentences
 
     lowered = line.replace(SOFT_HYPHEN, "").lower()
     if not any(trigger in lowered for trigger in _TRIGGERS):

@@ -17,12 +17,12 @@ import numpy as np
 from ..citations import REFUSAL_TEXT, Unit, support_units
 from ..lexical import tokenize
 from ..models import Passage
+from ..text import BULLET
 from . import Provider
 
 if TYPE_CHECKING:
     from ..retrieval import Searcher
 
-_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)])\s+")
 # Questions that can only be answered by a number, or by a date: a sentence without one
 # cannot be the answer, however close its topic.
 _WANTS_NUMBER = re.compile(
@@ -75,7 +75,7 @@ class ExtractiveProvider(Provider):
             units = [u for u in units if _HAS_DATE.search(u.text)]
         if not units:
             return []
-        vectors = self._embed([question] + [_BULLET.sub("", u.text) for u in units])
+        vectors = self._embed([question] + [BULLET.sub("", u.text) for u in units])
         similarity = vectors[1:] @ vectors[0]
         weights = self.searcher.store.lexical.idf(set(tokenize(question)))
         total = sum(weights.values()) or 1.0
@@ -84,7 +84,7 @@ class ExtractiveProvider(Provider):
             held = set(tokenize(unit.text))
             coverage = sum(w for t, w in weights.items() if t in held) / total
             score = 0.7 * float(sim) + 0.3 * coverage
-            if _BULLET.match(unit.text):  # summary bullets are fragments; prefer full sentences
+            if BULLET.match(unit.text):  # summary bullets are fragments; prefer full sentences
                 score *= 0.85
             scored.append(Scored(unit, score, vector))
         return sorted(scored, key=lambda c: -c.score)
@@ -103,7 +103,7 @@ class Scored:
 
 def _is_statement(text: str) -> bool:
     """Sentences and list items, not headings."""
-    return bool(_BULLET.match(text)) or text.rstrip().endswith((".", "!", "?", '"', "”", "’", ":"))
+    return bool(BULLET.match(text)) or text.rstrip().endswith((".", "!", "?", '"', "”", "’", ":"))
 
 
 def _statements(units: list[Unit]) -> list[Unit]:
@@ -115,10 +115,10 @@ def _statements(units: list[Unit]) -> list[Unit]:
         unit = units[i]
         j = i + 1
         if unit.text.rstrip().endswith(":"):
-            while j < len(units) and _BULLET.match(units[j].text):
+            while j < len(units) and BULLET.match(units[j].text):
                 j += 1
         if j > i + 1:
-            items = "; ".join(_BULLET.sub("", u.text).strip() for u in units[i + 1 : j])
+            items = "; ".join(BULLET.sub("", u.text).strip() for u in units[i + 1 : j])
             out.append(Unit(unit.passage_index, f"{unit.text.rstrip()} {items}.", unit.start, units[j - 1].end))
         elif _is_statement(unit.text):
             out.append(unit)
@@ -127,5 +127,5 @@ def _statements(units: list[Unit]) -> list[Unit]:
 
 
 def _as_sentence(text: str) -> str:
-    text = _BULLET.sub("", text).strip()
+    text = BULLET.sub("", text).strip()
     return text if text.endswith((".", "!", "?", '"', "”", "’")) else text.rstrip(":") + "."
