@@ -120,6 +120,9 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 
         where = make_filter(list(sources), since, until)
         answerer = open_answerer(settings)
+    if loading := answerer.provider.loading_message():  # e.g. the local model server starting
+        with status(loading if not as_json else ""):
+            answerer.provider.warm_up()
     if as_json:
         _print_json(answerer.ask(question, k, where).as_json())
     else:
@@ -210,3 +213,46 @@ def chat(ctx, index_dir, provider, k, as_json) -> None:
     if sys.stdin.isatty() and not as_json:
         sys.exit(run_interactive(settings, opener))
     sys.exit(run_piped(opener, sys.stdin, as_json))
+
+
+@main.group(cls=_Group)
+def server() -> None:
+    """The local model server: one per user, shared by every command, started on demand
+    and stopped after `server_idle_s` without requests."""
+
+
+@server.command(name="status")
+@json_option
+@click.pass_context
+def server_status(ctx, as_json) -> None:
+    """Whether the local model server runs, what it runs, how long it has been idle."""
+    from .providers.model_server import server_report
+    from .ui import print_server_status
+
+    report = server_report(_settings(ctx))
+    _print_json(report) if as_json else print_server_status(report)
+    if not report["running"]:
+        sys.exit(1)
+
+
+@server.command(name="start")
+@click.pass_context
+def server_start(ctx) -> None:
+    """Start the local model server now (the first command needing it otherwise does)."""
+    from .providers.local import model_server_for
+    from .ui import status
+
+    model_server = model_server_for(_settings(ctx))
+    with status("starting the local model server..."):
+        info = model_server.wait_ready()
+    click.echo(f"local model server ready (pid {info['pid']}, socket {model_server.socket_path})")
+
+
+@server.command(name="stop")
+@click.pass_context
+def server_stop(ctx) -> None:
+    """Stop the local model server (an answer it is writing stops too)."""
+    from .providers.model_server import ModelServer, server_folder
+
+    pid = ModelServer(folder=server_folder(_settings(ctx))).stop()
+    click.echo(f"stopped the local model server (pid {pid})" if pid else "no local model server was running")
