@@ -59,7 +59,7 @@ def measure_xllamacpp(model: str, threads: int, batch: int, runs: int) -> dict:
 
         def on_chunk(chunk) -> bool:
             if isinstance(chunk, dict):
-                if chunk.get("content"):
+                if any(choice.get("text") for choice in chunk.get("choices") or ()):
                     marks.append(time.perf_counter())
                 timings.update(chunk.get("timings") or {})
             return False

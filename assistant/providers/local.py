@@ -33,9 +33,10 @@ _CACHE_REUSE_TOKENS = 32
 _PROMPT_BATCH_TOKENS = 128
 # The prompts llama.cpp keeps in RAM besides the one in its slot, so that a prompt read
 # before (a read-ahead, another terminal's question) is not read again. About 28 KB per
-# token: room for about 20 prompts of the sample article's size. (llama.cpp's default is
-# 8 GiB, which a server running for hours would fill.)
-_PROMPT_CACHE_MIB = 512
+# token: room for about 10 prompts of the sample article's size. (llama.cpp's default is
+# 8 GiB: an in-process eval on the dev split grew from 2.4 to 2.7 GB in 40 minutes with
+# it, and a server that runs for hours would keep growing; the model itself is 1.9 GB.)
+_PROMPT_CACHE_MIB = 256
 # Alternatives read per token written, when asked: enough to find the refusal's next token
 # whenever it has a chance worth counting.
 _TOP_ALTERNATIVES = 10
