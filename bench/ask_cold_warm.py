@@ -83,8 +83,14 @@ def stop_server(env: dict, cwd: Path) -> None:
 
 def series(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
     rows = []
+    read = cached = 0
     for question in questions:
         rows.append(run_ask(question, env, cwd))
+        if mode == "server":  # what the model read of this ask's prompts, and found in its cache
+            status = server_status(env, cwd)
+            rows[-1]["prompt_tokens_read"] = status["prompt_tokens_read"] - read
+            rows[-1]["prompt_tokens_cached"] = status["prompt_tokens_cached"] - cached
+            read, cached = status["prompt_tokens_read"], status["prompt_tokens_cached"]
         print(f"[{mode}] {rows[-1]['wall_s']:6.2f} s wall, first token {rows[-1]['first_token_s']:5.2f} s: {question} -> {rows[-1]['answer'][:70]}", flush=True)
     result: dict = {"asks": rows}
     if mode == "server":
@@ -131,15 +137,19 @@ def main() -> None:
 
 
 def print_table(results: dict) -> None:
-    print("\n| `assistant ask`, fresh processes, sample article | 1st (cold) | 2nd | 3rd | later / 1st | first token 1st / later | peak memory, all processes |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| `assistant ask`, fresh processes, sample article | wall time, each ask | later / 1st | first token, each ask "
+        "| prompt tokens read (cached), each ask | peak memory, all processes |"
+    )
+    print("|---|---|---|---|---|---|")
     for mode, by in results["modes"].items():
-        for label, r in (("same question 3 times", by["same_question"]), ("4 different questions", by["different_questions"])):
+        for label, r in (("same question 3 times", by["same_question"]), ("then 3 other questions", by["different_questions"])):
             asks = r["asks"]
-            walls = [f"{a['wall_s']} s" for a in asks[:3]]
+            walls = ", ".join(f"{a['wall_s']}" for a in asks)
             later = ", ".join(f"{x:.2f}" for x in r["later_over_first"])
-            tokens = f"{asks[0]['first_token_s']} / {', '.join(str(a['first_token_s']) for a in asks[1:])} s"
-            print(f"| {mode}: {label} | {' | '.join(walls)} | {later} | {tokens} | {r['peak_total_mb'] / 1024:.2f} GB |")
+            tokens = ", ".join(f"{a['first_token_s']}" for a in asks)
+            read = ", ".join(f"{a['prompt_tokens_read']} ({a['prompt_tokens_cached']})" for a in asks) if "prompt_tokens_read" in asks[0] else "all"
+            print(f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} | {r['peak_total_mb'] / 1024:.2f} GB |")
 
 
 if __name__ == "__main__":
