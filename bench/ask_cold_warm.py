@@ -3,7 +3,8 @@ sample article, with the local model.
 
     .venv/bin/python bench/ask_cold_warm.py [--repeat 3] [--modes server,in-process]
 
-For each mode, three `ask`s in a row (the same question), then three different questions:
+For each mode, three `ask`s in a row (the same question), then the first question and three
+others, then two asks started together:
 
 - ``server`` (the default setting): the first ask finds no model server (cold: it starts
   one, which loads the model and reads the whole prompt); the next ones find it warm,
@@ -105,6 +106,27 @@ def series(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
     return result
 
 
+def at_once(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
+    """Two asks started together (two terminals): with the server they take turns on one
+    engine; in-process each loads its own, and the two engines fight for the cores."""
+    import threading
+
+    rows: list[dict] = [{} for _ in questions]
+
+    def one(i: int, question: str) -> None:
+        rows[i] = run_ask(question, env, cwd)
+
+    threads = [threading.Thread(target=one, args=(i, q)) for i, q in enumerate(questions)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    both = round(time.perf_counter() - started, 2)
+    print(f"[{mode}] two asks at once: {[r['wall_s'] for r in rows]} s, both done after {both} s", flush=True)
+    return {"asks": rows, "both_done_s": both}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="Asks of the same question in a row.")
@@ -127,10 +149,11 @@ def main() -> None:
                 if mode == "server":
                     stop_server(env, work)  # the different questions start cold again
                 different = series(mode, [SAME, *DIFFERENT], env, work)
+                together = at_once(mode, DIFFERENT[:2], env, work)  # with the server: a warm one
             finally:
                 if mode == "server":
                     stop_server(env, work)
-            results["modes"][mode] = {"same_question": same, "different_questions": different}
+            results["modes"][mode] = {"same_question": same, "different_questions": different, "two_at_once": together}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(results)
@@ -150,6 +173,11 @@ def print_table(results: dict) -> None:
             tokens = ", ".join(f"{a['first_token_s']}" for a in asks)
             read = ", ".join(f"{a['prompt_tokens_read']} ({a['prompt_tokens_cached']})" for a in asks) if "prompt_tokens_read" in asks[0] else "all"
             print(f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} | {r['peak_total_mb'] / 1024:.2f} GB |")
+    print("\n| two asks started together | each ask's wall time | both done after |\n|---|---|---|")
+    for mode, by in results["modes"].items():
+        if "two_at_once" in by:
+            r = by["two_at_once"]
+            print(f"| {mode} | {', '.join(str(a['wall_s']) for a in r['asks'])} s | {r['both_done_s']} s |")
 
 
 if __name__ == "__main__":

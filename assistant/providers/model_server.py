@@ -279,14 +279,17 @@ class ModelServer:
                 status = self.status()  # again, now that nobody else can start one
                 if self._ours(status):
                     return status["state"] == "ready"  # type: ignore[index]
-                self._clear_the_way(status)
+                status = self._clear_the_way(status)
+                if self._ours(status):  # it was only slow to answer
+                    return status["state"] == "ready"  # type: ignore[index]
                 self._spawn(fd)
             finally:
                 os.close(fd)  # the server holds its own copy of the lock until it has loaded
             return False
 
-    def _clear_the_way(self, status: dict | None) -> None:
-        """End or clean up whatever is in the folder that is not a server for us."""
+    def _clear_the_way(self, status: dict | None) -> dict | None:
+        """End or clean up whatever is in the folder that is not a server for us; the status
+        of a server that turns out to be ours after all (it was slow to answer)."""
         recorded = self.pid_file()
         pid = (status or {}).get("pid") or (recorded or {}).get("pid")
         if status is not None and status.get("state") != "stopping":
@@ -299,12 +302,15 @@ class ModelServer:
         elif status is not None or self.alive():
             # Stopping (idle, replaced), or alive and silent: give it a moment to finish.
             if not self._wait_gone(STOP_TIMEOUT_S if status is not None else STATUS_TIMEOUT_S):
+                if status is None and self._ours(late := self.status(timeout=3 * STATUS_TIMEOUT_S)):
+                    return late  # a busy machine: it answers, only slowly
                 self.notify(f"the local model server (pid {pid}) does not answer: ending it and starting a new one")
                 self._end(pid, ask=False)
         elif recorded is not None:
             self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
         if not self.alive():
             _remove(self.pid_path, self.socket_path)
+        return None
 
     def _wait_gone(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
