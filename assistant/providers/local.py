@@ -147,14 +147,19 @@ def model_server_for(settings: "Settings"):
 
 def start_early(settings: "Settings") -> None:
     """Have the model server load (if it is not running) while the command does other
-    things, such as opening the index. Errors are left for the provider to raise."""
+    things, such as opening the index. Nothing slow happens here: with no model file ready
+    (the bundled one not assembled yet) it is left to the provider, as are errors."""
     from ..errors import AssistantError
+    from ..modelfile import assembled_model_file
 
-    if settings.local_server:
-        try:
-            model_server_for(settings).begin()
-        except AssistantError:
-            pass
+    if not settings.local_server:
+        return
+    if settings.local_model_file is None and assembled_model_file(settings.cache_dir) is None:
+        return
+    try:
+        model_server_for(settings).begin()
+    except AssistantError:
+        pass
 
 
 class LocalProvider(ChatProvider):
