@@ -306,6 +306,8 @@ class ModelServer:
                     return late  # a busy machine: it answers, only slowly
                 self.notify(f"the local model server (pid {pid}) does not answer: ending it and starting a new one")
                 self._end(pid, ask=False)
+            elif status is None and self.pid_file() is not None:  # it was dying (killed): a clean exit removes its pid file
+                self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
         elif recorded is not None:
             self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
         if not self.alive():
