@@ -160,6 +160,14 @@ class _Loading:
         assert self._session is not None
         return self._session
 
+    def ready(self, session: ChatSession) -> None:
+        """Before a question: wait, with a spinner, for the model the background warm-up
+        is loading (or the local model server it is starting)."""
+        provider = session.answerer.provider
+        if message := provider.loading_message():
+            with ui.status(message):
+                provider.warm_up()
+
     def stop(self) -> None:
         """Stop reading ahead and wait for the background work to end (at most one of the
         model's reading batches, or the rest of loading it: seconds)."""
@@ -248,8 +256,10 @@ def _converse(loading: _Loading, history: _LineHistory) -> int:
                 return 0
             session = loading.get()
             if command is None:
+                loading.ready(session)
                 ui.show_answer_stream(session.ask(line))
             elif command.name == "retry":
+                loading.ready(session)
                 ui.show_answer_stream(session.retry())
             else:
                 run_command(session, command)

@@ -18,6 +18,15 @@ def _settings(ctx: click.Context, **overrides):
     return load_settings(config_file=ctx.obj.get("config"), **overrides)
 
 
+def _start_model_early(settings) -> None:
+    """With the local model server: have it load while the command imports its modules and
+    opens the index (about 2 s), rather than after."""
+    if settings.provider == "local":
+        from .providers.local import start_early
+
+        start_early(settings)
+
+
 def _print_json(data: dict) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 
@@ -115,15 +124,19 @@ def search(ctx, query, k, index_dir, sources, since, until, as_json) -> None:
 @click.pass_context
 def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -> None:
     """Answer QUESTION from the articles, citing a passage for every sentence."""
+    settings = _settings(ctx, index_dir=index_dir, provider=provider)
+    _start_model_early(settings)
     from .ui import show_answer_stream, status
 
-    settings = _settings(ctx, index_dir=index_dir, provider=provider)
     with status("opening the index..." if not as_json else ""):
         from .retrieval import make_filter
         from .service import open_answerer
 
         where = make_filter(list(sources), since, until)
         answerer = open_answerer(settings)
+    if loading := answerer.provider.loading_message():  # e.g. the local model server starting
+        with status(loading if not as_json else ""):
+            answerer.provider.warm_up()
     if as_json:
         _print_json(answerer.ask(question, k, where).as_json())
     else:
@@ -207,10 +220,54 @@ def chat(ctx, index_dir, provider, k, as_json) -> None:
     """Talk with the articles: follow-up questions, streamed cited answers, /source N to
     read a citation's passage (/help lists the commands). Reads one question per line
     when stdin is not a terminal."""
+    settings = _settings(ctx, index_dir=index_dir, provider=provider)
+    _start_model_early(settings)
     from .chat_terminal import open_chat_session, run_interactive, run_piped
 
-    settings = _settings(ctx, index_dir=index_dir, provider=provider)
     opener = lambda: open_chat_session(settings, k)  # noqa: E731
     if sys.stdin.isatty() and not as_json:
         sys.exit(run_interactive(settings, opener))
     sys.exit(run_piped(opener, sys.stdin, as_json))
+
+
+@main.group(cls=_Group)
+def server() -> None:
+    """The local model server: one per user, shared by every command, started on demand
+    and stopped after `server_idle_s` without requests."""
+
+
+@server.command(name="status")
+@json_option
+@click.pass_context
+def server_status(ctx, as_json) -> None:
+    """Whether the local model server runs, what it runs, how long it has been idle."""
+    from .providers.model_server import server_report
+    from .ui import print_server_status
+
+    report = server_report(_settings(ctx))
+    _print_json(report) if as_json else print_server_status(report)
+    if not report["running"]:
+        sys.exit(1)
+
+
+@server.command(name="start")
+@click.pass_context
+def server_start(ctx) -> None:
+    """Start the local model server now (the first command needing it otherwise does)."""
+    from .providers.local import model_server_for
+    from .ui import status
+
+    model_server = model_server_for(_settings(ctx))
+    with status("starting the local model server..."):
+        info = model_server.wait_ready()
+    click.echo(f"local model server ready (pid {info['pid']}, socket {model_server.socket_path})")
+
+
+@server.command(name="stop")
+@click.pass_context
+def server_stop(ctx) -> None:
+    """Stop the local model server (an answer it is writing stops too)."""
+    from .providers.model_server import ModelServer, server_folder
+
+    pid = ModelServer(folder=server_folder(_settings(ctx))).stop()
+    click.echo(f"stopped the local model server (pid {pid})" if pid else "no local model server was running")

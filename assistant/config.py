@@ -75,6 +75,18 @@ class Settings(BaseModel):
     local_model_file: Path | None = Field(
         None, description="A GGUF file for provider='local' instead of the bundled Qwen2.5-Coder-1.5B-Instruct."
     )
+    local_server: bool = Field(
+        True,
+        description="Run the local LLM in one background server per user, started by the first command that needs "
+        "it and shared by every command and terminal with its prompt cache (stopped after server_idle_s without "
+        "requests); false loads the model inside each command instead.",
+    )
+    server_idle_s: float = Field(
+        300.0, gt=0, description="Seconds the local model server stays loaded after its last request."
+    )
+    server_dir: Path | None = Field(
+        None, description="Folder (owner-only) of the local model server's socket, pid file and log; default cache_dir/server."
+    )
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local LLM; 0 means one per core.")
     llm_context_tokens: int = Field(4096, ge=512, description="Context window of the local LLM.")
     max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
@@ -151,8 +163,8 @@ class Settings(BaseModel):
         return f"{self.chroma_host}:{self.chroma_port}" if self.uses_server else f"{self.index_dir}/"
 
     def fingerprint(self) -> str:
-        """A short hash of everything that changes results (secrets excluded)."""
-        data = self.model_dump(mode="json", exclude={"openai_api_key"})
+        """A short hash of everything that changes results (secrets and where the model runs excluded)."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key", "local_server", "server_idle_s", "server_dir"})
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ProviderUnavailable
 
-__all__ = ["ModelSpec", "QWEN_1_5B", "ensure_model_file"]
+__all__ = ["ModelSpec", "QWEN_1_5B", "ensure_model_file", "assembled_model_file"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,14 @@ def _stamp_matches(target: Path, stamp: Path, spec: ModelSpec) -> bool:
     except (OSError, ValueError):
         return False
     return recorded == {"sha256": spec.sha256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def assembled_model_file(cache_dir: Path, spec: ModelSpec = QWEN_1_5B) -> Path | None:
+    """The model file if it is already assembled and verified; None otherwise (nothing is
+    assembled here)."""
+    folder = cache_dir / "models"
+    target = folder / f"{spec.name}.gguf"
+    return target if _stamp_matches(target, folder / f"{spec.name}.verified.json", spec) else None
 
 
 def ensure_model_file(cache_dir: Path, spec: ModelSpec = QWEN_1_5B) -> Path:

@@ -431,3 +431,38 @@ def print_article_view(view) -> None:
     out.print(text, soft_wrap=pipe)
     if view.end < view.article_length:
         out.print("[dim]…[/]")
+
+
+def _span(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def print_server_status(report: dict) -> None:
+    """`assistant server status`: a few lines about the local model server."""
+    from rich.markup import escape
+
+    out = _console()
+    if not report["running"]:
+        stale = f" (pid {report['stale_pid']} ended without cleaning up; the next command replaces it)" if report.get("stale_pid") else ""
+        out.print(f"no local model server running{stale}; the first command that needs the local model starts one", markup=False, soft_wrap=True)
+        return
+    if report.get("state") == "not answering":
+        out.print(f"local model server pid {report['pid']} is running but does not answer: `assistant server stop` ends it", markup=False, soft_wrap=True)
+        return
+    state = report["state"] + (f", loaded in {report['load_s']} s" if report.get("load_s") is not None else "")
+    out.print(f"[bold]local model server[/]: {escape(state)} (pid {report['pid']})")
+    rows = [
+        ("model", f"{report['model']} ({report['threads']} threads, {report['context']}-token context)"),
+        ("socket", report["socket"]),
+        ("up", f"{_span(report['up_s'])}; idle {_span(report['idle_s'])} (stops after {_span(report['idle_stop_s'])} idle)"),
+        ("requests", f"{report['served']} served, {report['active']} running"),
+        ("prompts", f"{report['prompt_tokens_read']:,} tokens read, {report['prompt_tokens_cached']:,} found in the cache"),
+    ]
+    if report.get("rss_mb") is not None:
+        rows.append(("memory", f"{report['rss_mb'] / 1024:.2f} GB (peak {report['peak_rss_mb'] / 1024:.2f} GB)"))
+    for label, value in rows:
+        out.print(f"  {label + ':':<10}{escape(str(value))}", soft_wrap=True)

@@ -96,7 +96,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="assistant-answer-bench-"))
-    base = load_settings(env={}, index_dir=work / "index")
+    # The local model runs in a model server of this benchmark's own (cold at its first question).
+    base = load_settings(env={}, index_dir=work / "index", server_dir=work / "server")
     if args.focus_tokens is not None:
         base = base.model_copy(update={"passage_focus_tokens": args.focus_tokens})
     embeddings = MiniLMEmbeddings()
@@ -120,6 +121,10 @@ def main() -> None:
             print(f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s {'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}", flush=True)
         if server:
             server.terminate()
+        if name == "local" and settings.local_server:
+            from assistant.providers.model_server import ModelServer
+
+            ModelServer(folder=settings.server_dir).stop()
         repairs = {k: sum(r["repairs"][k] for r in rows) for k in rows[0]["repairs"]}
         results[name] = {
             "setup_s": round(setup_s, 2),

@@ -14,6 +14,13 @@ instant it shows; a person reading the greeting and typing takes about 10 to 20)
 read the prompts ahead. After the longest pause the conversation goes on, with follow-ups
 and further questions, so those are timed too.
 
+With the local model server (``--server shared``, the default setting) the question typed
+at once is also timed against a server in each state a chat can find: none running
+(``cold``: the chat starts it), one just started (``fresh``: the model loaded, nothing read
+yet) and one that earlier chats on the article used (``warm``, as for every later chat of
+the day); the other pauses find it warm. ``--server off`` runs the model inside each chat
+(``local_server = false``), as before the server.
+
 Prints a table and writes bench/results/chat_first_token.json.
 """
 
@@ -113,6 +120,7 @@ def main() -> None:
     parser.add_argument(
         "--pauses", default="0,10,20,40", help="Seconds between the prompt and the first question (comma-separated); the conversation follows the longest."
     )
+    parser.add_argument("--server", choices=["shared", "off"], default="shared", help="The local model in a shared server, or in each chat.")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "chat_first_token.json")
     args = parser.parse_args()
 
@@ -128,6 +136,8 @@ def main() -> None:
             "ASSISTANT_INDEX": str(work / "index"),
             "ASSISTANT_CACHE_DIR": str(cache_dir),
             "ASSISTANT_PROVIDER": args.provider,
+            "ASSISTANT_LOCAL_SERVER": str(args.server == "shared").lower(),
+            "ASSISTANT_SERVER_DIR": str(work / "server"),
             # to time another checkout of the package: PYTHONPATH=/that/checkout
             **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         }
@@ -136,19 +146,24 @@ def main() -> None:
         pauses = sorted(float(p) for p in args.pauses.split(","))
         first_questions: dict[str, list[dict]] = {}
         conversations = []
-        for pause in pauses:
-            rows = first_questions.setdefault(f"{pause:g}", [])
-            for _ in range(args.runs):
-                child = spawn(env, work)
-                time.sleep(pause)
-                if pause == pauses[-1]:  # after the longest pause, a whole conversation
-                    turns = [{**ask(child, question), "follow_up": follow_up} for question, follow_up in CONVERSATION]
-                    conversations.append(turns)
-                    rows.append(turns[0])
-                else:
-                    rows.append(ask(child, CONVERSATION[0][0]))
-                quit_chat(child)
-                print(f"pause {pause:g} s:", rows[-1], flush=True)
+        server_states: dict[str, list[dict]] = {}
+        if args.server == "shared" and args.provider == "local":
+            try:
+                for state in ("cold", "fresh", "warm"):
+                    for _ in range(args.runs):
+                        if state != "warm":
+                            server_command(env, work, "stop")
+                        if state == "fresh":
+                            server_command(env, work, "start")
+                        child = spawn(env, work)
+                        server_states.setdefault(state, []).append(ask(child, CONVERSATION[0][0]))
+                        quit_chat(child)
+                        print(f"typed at once, {state} server:", server_states[state][-1], flush=True)
+                run_pauses(pauses, args.runs, env, work, first_questions, conversations)
+            finally:
+                server_command(env, work, "stop")
+        else:
+            run_pauses(pauses, args.runs, env, work, first_questions, conversations)
 
     later = [t for turns in conversations for t in turns[1:]]
 
@@ -161,11 +176,14 @@ def main() -> None:
 
     result = {
         "provider": args.provider,
+        "server": args.server,
         "article": "articles/ (the sample article)",
         "runs": args.runs,
+        "typed_at_once_by_server_state": {state: summary(rows) for state, rows in server_states.items()},
         "first_question_after_pause_s": {pause: summary(rows) for pause, rows in first_questions.items()},
         "next_questions": summary([t for t in later if not t["follow_up"]]),
         "follow_ups": summary([t for t in later if t["follow_up"]]),
+        "server_states": server_states,
         "first_questions": first_questions,
         "conversations": conversations,
     }
@@ -174,10 +192,33 @@ def main() -> None:
     print_table(result)
 
 
+def server_command(env: dict, cwd: Path, command: str) -> None:
+    subprocess.run([sys.executable, "-m", "assistant", "server", command], env=env, cwd=cwd, capture_output=True, check=True)
+
+
+def run_pauses(pauses: list[float], runs: int, env: dict, work: Path, first_questions: dict, conversations: list) -> None:
+    for pause in pauses:
+        rows = first_questions.setdefault(f"{pause:g}", [])
+        for _ in range(runs):
+            child = spawn(env, work)
+            time.sleep(pause)
+            if pause == pauses[-1]:  # after the longest pause, a whole conversation
+                turns = [{**ask(child, question), "follow_up": follow_up} for question, follow_up in CONVERSATION]
+                conversations.append(turns)
+                rows.append(turns[0])
+            else:
+                rows.append(ask(child, CONVERSATION[0][0]))
+            quit_chat(child)
+            print(f"pause {pause:g} s:", rows[-1], flush=True)
+
+
 def print_table(result: dict) -> None:
-    print(f"\n`assistant chat` on the sample article, provider {result['provider']}, {result['runs']} fresh chats per row")
+    where = {"shared": "the model server", "off": "the model inside the chat"}.get(result.get("server", "off"), "")
+    print(f"\n`assistant chat` on the sample article, provider {result['provider']} ({where}), {result['runs']} fresh chats per row")
     print("\n| question | first answer text p50 (max) | prompt back p50 |\n|---|---|---|")
-    rows = [(f"first question, typed {pause} s after the prompt appears", r) for pause, r in result["first_question_after_pause_s"].items()]
+    states = {"cold": "no server running", "fresh": "a server just started", "warm": "a server earlier chats used"}
+    rows = [(f"first question typed at once, {states[state]}", r) for state, r in result.get("typed_at_once_by_server_state", {}).items()]
+    rows += [(f"first question, typed {pause} s after the prompt appears", r) for pause, r in result["first_question_after_pause_s"].items()]
     rows += [("next questions (new topics)", result["next_questions"]), ("follow-ups (rewritten first)", result["follow_ups"])]
     for label, r in rows:
         print(f"| {label} | {r['first_text_p50_s']} s ({r['first_text_max_s']} s) | {r['prompt_back_p50_s']} s |")

@@ -1,6 +1,8 @@
 """The whole benchmark in one command: article extraction on 60 real pages, start-up, ingest
 and search at several index sizes (with the plain LangChain recipe side by side), answer
-latency per provider, and the time to the first streamed token in `assistant chat` itself.
+latency per provider, `assistant ask` cold and warm (a fresh process per question, with the
+model server and without), the time to the first streamed token in `assistant chat` itself,
+and the llama.cpp engines side by side.
 
     .venv/bin/python bench/suite.py                       # 1k and 10k passages (about 15 min on 2 cores)
     .venv/bin/python bench/suite.py --sizes 1000,10000,100000   # adds 100k (about an hour more)
@@ -44,7 +46,7 @@ def startup(runs: int = 5) -> dict:
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="assistant-startup-"))
-    env = {**os.environ, "ASSISTANT_INDEX": str(work / "index"), "TERM": "xterm"}
+    env = {**os.environ, "ASSISTANT_INDEX": str(work / "index"), "ASSISTANT_SERVER_DIR": str(work / "server"), "TERM": "xterm"}
     subprocess.run([*ASSISTANT, "ingest", str(ROOT / "articles")], env=env, check=True, capture_output=True, cwd=work)
     figures: dict[str, list[float]] = {"help_exit_s": [], "help_first_byte_s": [], "ask_first_byte_s": [], "chat_prompt_s": []}
     for _ in range(runs):
@@ -56,6 +58,7 @@ def startup(runs: int = 5) -> dict:
             _first_byte_s([*ASSISTANT, "ask", "What did Alibaba deny?", "--provider", "extractive"], env, work)
         )
         figures["chat_prompt_s"].append(_chat_prompt_s(env, work))
+    subprocess.run([*ASSISTANT, "server", "stop"], env=env, capture_output=True, cwd=work)  # the chats started one
     return {name: round(statistics.median(values), 3) for name, values in figures.items()}
 
 
@@ -82,7 +85,12 @@ def main() -> None:
     parser.add_argument("--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs.")
     parser.add_argument("--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server.")
     parser.add_argument("--providers", default="extractive,local,openai", help="Providers for answer latency.")
-    parser.add_argument("--skip", default="", help="Parts to skip: html, startup, search, answer, chat.")
+    parser.add_argument(
+        "--skip", default="", help="Parts to skip: html, startup, search, answer, ask, chat, engines."
+    )
+    parser.add_argument(
+        "--llama-cpp-python", help="A Python that imports llama_cpp, for the engine comparison (default: this one, if it can)."
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     suite: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -116,10 +124,19 @@ def main() -> None:
         out = RESULTS / "answer_latency.json"
         run_part("answer_latency.py", "--providers", args.providers, "--out", str(out))
         suite["answer"] = json.loads(out.read_text())
+    if "ask" not in skip:
+        out = RESULTS / "ask_cold_warm.json"
+        run_part("ask_cold_warm.py", "--out", str(out))
+        suite["ask"] = json.loads(out.read_text())
     if "chat" not in skip:
         out = RESULTS / "chat_first_token.json"
         run_part("chat_first_token.py", "--provider", "local", "--out", str(out))
         suite["chat"] = json.loads(out.read_text())
+    if "engines" not in skip:
+        out = RESULTS / "engines.json"
+        extra = ["--llama-cpp-python", args.llama_cpp_python] if args.llama_cpp_python else []
+        run_part("engines.py", "--out", str(out), *extra)
+        suite["engines"] = json.loads(out.read_text())
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "suite.json").write_text(json.dumps(suite, indent=2) + "\n")
@@ -182,11 +199,21 @@ def print_summary(suite: dict) -> None:
                 f"{r['first_token_cold_s']} / {r['first_token_warm_p50_s']} s | "
                 f"{r['total_cold_s']} / {r['total_warm_p50_s']} s | {r.get('peak_rss_mb', '')} |"
             )
+    if "ask" in suite:
+        sys.path.insert(0, str(HERE))
+        from ask_cold_warm import print_table as print_ask_table
+
+        print_ask_table(suite["ask"])
     if "chat" in suite:
         sys.path.insert(0, str(HERE))
         from chat_first_token import print_table
 
         print_table(suite["chat"])
+    if "engines" in suite:
+        sys.path.insert(0, str(HERE))
+        from engines import print_table as print_engines_table
+
+        print_engines_table(suite["engines"])
 
 
 if __name__ == "__main__":

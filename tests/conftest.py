@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +16,71 @@ from assistant.embeddings import MiniLMEmbeddings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "articles" / "alibaba-pla-white-house-memo.txt"
+# The user's cache holds the assembled model (1.1 GB): tests share it rather than copy it.
+# The model server folder next to it is the user's and no test may start a server there.
+USER_CACHE = load_settings(env={}).cache_dir  # read at import, before any test changes HOME
+USER_SERVER_DIR = USER_CACHE / "server"
+# Model servers started by tests live in folders under this one (short: it holds Unix sockets).
+_SERVER_ROOT = Path(tempfile.mkdtemp(prefix="asrv-", dir="/tmp"))
+
+
+def new_server_dir() -> Path:
+    """A fresh folder for a model server a test starts; stopped at the end of the session
+    at the latest (the `server_dir` fixture stops it at the end of the test)."""
+    return Path(tempfile.mkdtemp(dir=_SERVER_ROOT))
+
+
+def stop_server(folder: Path) -> int | None:
+    """Stop the model server in ``folder`` if one runs (its pid, if one did)."""
+    from assistant.providers.model_server import ModelServer
+
+    return ModelServer(folder=folder).stop()
+
+
+@pytest.fixture
+def server_dir():
+    folder = new_server_dir()
+    yield folder
+    stop_server(folder)
+
+
+def _servers_started_in(folder: Path, since: float) -> list[str]:
+    """The "model server pid N: <start time>" lines of servers started in ``folder`` after ``since``."""
+    try:
+        lines = (folder / "server.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    started = []
+    for line in lines:
+        if line.startswith("model server pid ") and ": " in line:
+            stamp = line.split(": ", 1)[1][:19]
+            try:
+                if time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) >= since - 1:
+                    started.append(line)
+            except ValueError:
+                pass
+    return started
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_model_server_left_behind():
+    """Tests never leave a model server running, and never start one in the user's folder."""
+    began = time.time()
+    yield
+    from assistant.providers.model_server import ModelServer
+
+    left = [folder for folder in sorted(_SERVER_ROOT.iterdir()) if ModelServer(folder=folder).alive()]
+    for folder in left:
+        stop_server(folder)
+    shutil.rmtree(_SERVER_ROOT, ignore_errors=True)
+    assert not left, f"tests left model servers running in {left}"
+    started = _servers_started_in(USER_SERVER_DIR, began)
+    assert not started, f"a model server was started in the user's folder {USER_SERVER_DIR} during the tests: {started}"
+
+
 # The user's assembled local model (1.1 GB): shared with every test's home, since assembling
 # it anew per test would take minutes.
-_SHARED_MODELS = Path.home() / ".cache" / "assistant" / "models"
+_SHARED_MODELS = USER_CACHE / "models"
 # What the caller's shell may hold that changes what the tests see.
 _CALLER_TERMINAL = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE")
 
@@ -36,6 +101,12 @@ def clean_environment(tmp_path_factory, monkeypatch):
     (home / ".cache" / "assistant" / "models").symlink_to(_SHARED_MODELS, target_is_directory=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(home)  # a relative path (an assistant.toml, index/) resolves here, not in the caller's folder
+    # A model server any command of this test starts (the local provider's default) lives in a
+    # short folder of its own, and is stopped when the test ends: none outlives its test.
+    server = new_server_dir()
+    monkeypatch.setenv("ASSISTANT_SERVER_DIR", str(server))
+    yield
+    stop_server(server)
 
 
 @pytest.fixture

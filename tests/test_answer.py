@@ -152,7 +152,7 @@ def test_ask_json_contract(tmp_path):
     assert len(proc.stdout.strip().splitlines()) == 1
     data = json.loads(proc.stdout)
     assert set(data) == {"question", "answer", "refused", "citations", "provider", "model", "timings"}
-    assert set(data["timings"]) == {"retrieve_s", "generate_s", "total_s"}
+    assert set(data["timings"]) == {"retrieve_s", "first_token_s", "generate_s", "total_s"}
     assert data["refused"] is False and data["provider"] == "extractive" and "[1]" in data["answer"]
     for c in data["citations"]:
         assert set(c) == {"n", "source", "title", "chunk_id", "text", "quote", "start", "end"}

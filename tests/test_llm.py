@@ -15,7 +15,7 @@ from assistant.providers import make_provider
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, free_port
+from .conftest import SAMPLE, free_port, new_server_dir, stop_server
 
 pytestmark = pytest.mark.slow
 DENIAL = "Alibaba rejected the White House’s claims"
@@ -28,11 +28,13 @@ def index(tmp_path_factory):
     from assistant.embeddings import MiniLMEmbeddings
 
     root = tmp_path_factory.mktemp("llm")
-    # The model cache is the user's (assembled once, 1.1 GB): tests share it rather than copy it.
-    settings = load_settings(env={}, index_dir=root / "index")
+    # The model cache is the user's (assembled once, 1.1 GB): tests share it rather than copy
+    # it. The local model runs in a model server of the module's own, stopped at its end.
+    settings = load_settings(env={}, index_dir=root / "index", server_dir=new_server_dir())
     embeddings = MiniLMEmbeddings()
     ingest([SAMPLE.parent], settings, embeddings=embeddings)
-    return settings, Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+    yield settings, Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+    stop_server(settings.server_dir)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,12 @@ def test_piped_chat_answers_the_follow_up_about_the_pla_with_the_local_model(ind
     import os
 
     settings, _ = index
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"), "ASSISTANT_INDEX": str(settings.index_dir)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "ASSISTANT_INDEX": str(settings.index_dir),
+        "ASSISTANT_SERVER_DIR": str(settings.server_dir),
+    }
     questions = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n"
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "chat", "--json"], input=questions, capture_output=True, text=True, env=env, timeout=600
@@ -123,6 +130,9 @@ def test_the_local_model_stops_reading_a_prompt_for_ctrl_c_and_for_a_waiting_que
         with pytest.raises(CtrlC):
             for _ in provider.stream_messages(fresh_prompt("cancelled")):
                 pass
+        if provider.server is not None:  # the model server stops reading for a client that left
+            while provider.server.status()["active"]:
+                time.sleep(0.05)
         cancelled_after = time.monotonic() - started  # includes stopping the model
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -157,6 +167,7 @@ def test_leaving_the_chat_while_the_model_reads_ahead_exits_cleanly(index):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),  # the model cache is the user's
+        "ASSISTANT_SERVER_DIR": str(settings.server_dir),
         "TERM": "xterm",
         "ASSISTANT_INDEX": str(settings.index_dir),
         "ASSISTANT_CHAT_HISTORY_FILE": str(settings.index_dir.parent / "history"),

@@ -2,7 +2,8 @@
 ``stream(question, passages)`` yields text (with ``[n]`` markers naming the passages,
 1-based); the citation verifier then checks whatever it wrote.
 
-- ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline.
+- ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline,
+  in a model server shared by every command (or in-process).
 - ``openai``: OpenAI or any OpenAI-compatible server through the ``openai`` SDK.
 - ``extractive``: no model; the passage sentences that best answer the question.
 """
@@ -39,6 +40,11 @@ class Provider(ABC):
 
     def warm_up(self) -> None:
         """Load what answering needs (a model); by default there is nothing to load."""
+
+    def loading_message(self) -> str | None:
+        """What :meth:`warm_up` would wait for, for a spinner ("loading the model..."); None
+        when it would return at once."""
+        return None
 
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""
