@@ -107,6 +107,10 @@ def clean_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ASSISTANT_SERVER_DIR", str(server))
     yield
     stop_server(server)
+    # A command that was handed a HOME but not this environment (a test building its own
+    # env) would start its server in that home's cache: none may be left there either.
+    strays = [str(h) for h in (home,) if stop_server(h / ".cache" / "assistant" / "server") is not None]
+    assert not strays, f"the test left a model server running under {strays}"
 
 
 @pytest.fixture

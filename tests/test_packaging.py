@@ -52,7 +52,9 @@ def installed(tmp_path_factory) -> Path:
 
 
 def _run(installed: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    # No settings of the caller's, but the test's own model server folder, so that the ask's
+    # server is the one the test's teardown stops.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k == "ASSISTANT_SERVER_DIR"}
     environ.update(PYTHONPATH=str(installed / "site"), TERM="dumb", **env)
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=600
