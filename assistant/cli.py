@@ -166,22 +166,22 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 @click.pass_context
 def eval_command(ctx, dataset, provider, repeat, split, baseline, json_out, markdown_out, hostile, hostile_sample) -> None:
     """Run the golden questions through the assistant and gate on the metrics."""
-    from .evals import DEFAULT_DATASET
+    from .evals import DEFAULT_DATASET, EvalOptions
     from .ui import run_eval_with_progress
 
     settings = _settings(ctx, provider=provider)
-    passed = run_eval_with_progress(
-        settings,
-        dataset or DEFAULT_DATASET,
-        repeat,
-        baseline,
-        json_out,
-        markdown_out,
-        hostile or bool(hostile_sample),
-        hostile_sample,
-        split,
+    options = EvalOptions(
+        dataset=dataset or DEFAULT_DATASET,
+        provider=settings.provider,
+        repeat=repeat,
+        split=split,
+        baseline=baseline,
+        json_out=json_out,
+        markdown_out=markdown_out,
+        hostile=hostile or bool(hostile_sample),
+        hostile_sample=hostile_sample,
     )
-    if not passed:
+    if not run_eval_with_progress(settings, options):
         sys.exit(1)
 
 

@@ -1,11 +1,16 @@
 """The eval machinery: scoring, aggregation, gate, baseline, repeats, and its own index."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from assistant import evals
 from assistant.errors import AssistantError
+from assistant.evals.dataset import EvalQuestion, eval_settings, load_dataset, select_split
+from assistant.evals.gate import check_thresholds, compare
+from assistant.evals.metrics import QuestionResult, aggregate, score_answer, term_overlap
+from assistant.evals.report import markdown_report
+from assistant.evals.run import run_eval, unstable
 from assistant.followup import Turn
 from assistant.models import Answer, AnswerSentence, Citation, Passage, Repairs
 
@@ -23,11 +28,11 @@ def answer(text, sentences, citations, refused=False):
 
 
 def question(kind="factoid", must=(("rejected", "denied"),), evidence=(EVIDENCE,)):
-    return evals.EvalQuestion("q1", kind, "What did Alibaba deny?", "ref", must, ("a.txt",) if evidence else (), evidence)
+    return EvalQuestion("q1", kind, "What did Alibaba deny?", "ref", must, ("a.txt",) if evidence else (), evidence)
 
 
 def lexical_support(sentence, text):
-    return evals._overlap(sentence, text)
+    return term_overlap(sentence, text)
 
 
 def test_correct_cited_answer_scores_full_marks():
@@ -37,10 +42,10 @@ def test_correct_cited_answer_scores_full_marks():
         [AnswerSentence("Alibaba rejected the White House’s claims.", (1,))],
         [Citation(1, good, EVIDENCE, 0, 10, 0.9)],
     )
-    row = evals.score_answer(question(), a, [good.text, "other"], lexical_support, 0.5)
-    assert row["correct"] and row["retrieval_recall_at_k"] == 1.0 and row["mrr"] == 1.0
-    assert row["citation_recall"] == row["citation_precision"] == 1.0
-    assert row["citation_recall_gold"] == row["citation_precision_gold"] == 1.0
+    row = score_answer(question(), a, [good.text, "other"], lexical_support, 0.5)
+    assert row.correct and row.retrieval_recall_at_k == 1.0 and row.mrr == 1.0
+    assert row.citation_recall == row.citation_precision == 1.0
+    assert row.citation_recall_gold == row.citation_precision_gold == 1.0
 
 
 def test_wrong_chunk_citation_and_missing_fact_are_caught():
@@ -50,20 +55,20 @@ def test_wrong_chunk_citation_and_missing_fact_are_caught():
         [AnswerSentence("Alibaba rejected the claims.", (1,))],
         [Citation(1, wrong, "x", 0, 1, 0.6)],
     )
-    row = evals.score_answer(question(must=("White House",)), a, ["unrelated", wrong.text], lexical_support, 0.5)
-    assert not row["correct"] and row["missing"] == ["White House"]
-    assert row["retrieval_recall_at_k"] == 0.0 and row["mrr"] == 0.0
-    assert row["citation_precision_gold"] == 0.0 and row["citation_recall_gold"] == 0.0
-    assert row["citation_recall"] == 0.0  # the verifier-judged score also sees no support
+    row = score_answer(question(must=("White House",)), a, ["unrelated", wrong.text], lexical_support, 0.5)
+    assert not row.correct and row.as_json()["missing"] == ["White House"]
+    assert row.retrieval_recall_at_k == 0.0 and row.mrr == 0.0
+    assert row.citation_precision_gold == 0.0 and row.citation_recall_gold == 0.0
+    assert row.citation_recall == 0.0  # the verifier-judged score also sees no support
 
 
 def test_refusals_and_false_refusals():
     refused = answer("The articles do not say.", [AnswerSentence("The articles do not say.", (), False)], [], refused=True)
-    unanswerable = evals.score_answer(question("unanswerable", (), ()), refused, [], lexical_support, 0.5)
-    assert unanswerable["correct"] and unanswerable["refusal_correct"]
-    answerable = evals.score_answer(question(), refused, [EVIDENCE], lexical_support, 0.5)
-    assert answerable["false_refusal"] and not answerable["correct"]
-    metrics = evals.aggregate([unanswerable, answerable])
+    unanswerable = score_answer(question("unanswerable", (), ()), refused, [], lexical_support, 0.5)
+    assert unanswerable.correct and unanswerable.refusal_correct
+    answerable = score_answer(question(), refused, [EVIDENCE], lexical_support, 0.5)
+    assert answerable.false_refusal and not answerable.correct
+    metrics = aggregate([unanswerable, answerable])
     assert metrics["refusal_accuracy"] == 1.0 and metrics["false_refusal_rate"] == 1.0 and metrics["answer_correctness"] == 0.0
 
 
@@ -74,31 +79,31 @@ def test_precision_alce_rule_extra_citation_is_imprecise():
         [AnswerSentence("Alibaba rejected the White House’s claims.", (1, 2))],
         [Citation(1, good, EVIDENCE, 0, 1, 0.9), Citation(2, extra, "x", 0, 1, 0.1)],
     )
-    row = evals.score_answer(question(), a, [good.text], lexical_support, 0.5)
-    assert row["citation_recall"] == 1.0 and row["citation_precision"] == 0.5 and row["citation_precision_gold"] == 0.5
+    row = score_answer(question(), a, [good.text], lexical_support, 0.5)
+    assert row.citation_recall == 1.0 and row.citation_precision == 0.5 and row.citation_precision_gold == 0.5
 
 
 def test_gate_baseline_and_repeats():
     metrics = {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "latency_total_p95_s": 3.0}
-    assert evals.check_thresholds(metrics, {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "_note": "x"}) == []
-    failures = evals.check_thresholds(metrics, {"answer_correctness": 0.85, "false_refusal_rate": 0.05, "mrr": 0.5})
+    assert check_thresholds(metrics, {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "_note": "x"}) == []
+    failures = check_thresholds(metrics, {"answer_correctness": 0.85, "false_refusal_rate": 0.05, "mrr": 0.5})
     assert [f.split(":")[0] for f in failures] == ["answer_correctness", "false_refusal_rate", "mrr"]
-    rows = [{"id": "a", "type": "factoid", "correct": False, "refused": False, "answer": "now"}]
+    rows = [QuestionResult(id="a", type="factoid", question="q", correct=False, refused=False, answer="now")]
     baseline = {"metrics": {"answer_correctness": 0.9}, "questions": [{"id": "a", "correct": True, "answer": "before"}]}
-    diff = evals.compare(rows, {"answer_correctness": 0.8}, baseline)
+    diff = compare(rows, {"answer_correctness": 0.8}, baseline)
     assert diff["worse"][0]["id"] == "a" and diff["deltas"] == {"answer_correctness": -0.1}
-    same = {"id": "a", "correct": True, "refused": False, "answer": "x"}
-    assert evals.unstable([[same], [dict(same)]]) == []
-    assert evals.unstable([[same], [dict(same, answer="y")]])[0]["id"] == "a"
+    same = QuestionResult(id="a", type="factoid", question="q", correct=True, refused=False, answer="x")
+    assert unstable([[same], [replace(same)]]) == []
+    assert unstable([[same], [replace(same, answer="y")]])[0]["id"] == "a"
 
 
 def test_dataset_errors_are_one_line(tmp_path):
     bad = write(tmp_path / "d.jsonl", '{"id": "x"}\n')
     with pytest.raises(AssistantError, match="line 1"):
-        evals.load_dataset(bad)
+        load_dataset(bad)
     wrong_type = write(tmp_path / "t.jsonl", json.dumps({"id": "x", "type": "riddle", "question": "q", "answer": "a", "must_include": [], "sources": [], "evidence": []}))
     with pytest.raises(AssistantError, match="unknown type"):
-        evals.load_dataset(wrong_type)
+        load_dataset(wrong_type)
 
 
 def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
@@ -110,18 +115,18 @@ def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
         {"id": "c", "type": "unanswerable", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
     ]
     write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
-    report = evals.run_eval(settings, data / "golden.jsonl", "extractive", repeat=2)
+    report = run_eval(settings, data / "golden.jsonl", "extractive", repeat=2)
     assert not settings.index_dir.exists()  # the user's index is never touched
     folders = list((settings.cache_dir / "eval-index").iterdir())
-    assert len(folders) == 1 and folders[0].name == report["corpus_fingerprint"]
-    assert report["questions"][1]["standalone_question"].startswith("Did Alibaba comment")
-    assert report["questions"][0]["correct"] and report["questions"][2]["correct"]
-    assert report["unstable"] == []  # extractive is deterministic
-    assert set(report["metrics"]) >= {"retrieval_recall_at_k", "mrr", "answer_correctness", "citation_recall", "citation_precision", "refusal_accuracy", "false_refusal_rate", "latency_total_p95_s"}
-    again = evals.run_eval(settings, data / "golden.jsonl", "extractive")
-    assert again["corpus_fingerprint"] == report["corpus_fingerprint"]
+    assert len(folders) == 1 and folders[0].name == report.corpus_fingerprint
+    assert report.questions[1].standalone_question.startswith("Did Alibaba comment")
+    assert report.questions[0].correct and report.questions[2].correct
+    assert report.unstable == ()  # extractive is deterministic
+    assert set(report.metrics) >= {"retrieval_recall_at_k", "mrr", "answer_correctness", "citation_recall", "citation_precision", "refusal_accuracy", "false_refusal_rate", "latency_total_p95_s"}
+    again = run_eval(settings, data / "golden.jsonl", "extractive")
+    assert again.corpus_fingerprint == report.corpus_fingerprint
     assert len(list((settings.cache_dir / "eval-index").iterdir())) == 1
-    md = evals.markdown_report({**report, "thresholds": {}, "gate_failures": []})
+    md = markdown_report(replace(report, thresholds={}, gate_failures=()))
     assert "| answer correctness |" in md and "Gate passed." in md
 
 
@@ -129,10 +134,10 @@ def test_eval_index_is_per_checkout(tmp_path, settings):
     """The same corpus at another path gets its own eval index, never second copies."""
     first = write(tmp_path / "one" / "corpus" / "a.txt", "Title\nSome text about ports.")
     second = write(tmp_path / "two" / "corpus" / "a.txt", "Title\nSome text about ports.")
-    _, key_one = evals.eval_settings(settings, [first])
-    _, key_two = evals.eval_settings(settings, [second])
+    _, key_one = eval_settings(settings, [first])
+    _, key_two = eval_settings(settings, [second])
     assert key_one != key_two
-    assert evals.eval_settings(settings, [first])[1] == key_one
+    assert eval_settings(settings, [first])[1] == key_one
 
 
 def test_a_split_asks_only_its_questions_and_reports_each_split(tmp_path, settings):
@@ -146,15 +151,15 @@ def test_a_split_asks_only_its_questions_and_reports_each_split(tmp_path, settin
         {"id": "c", "type": "unanswerable", "split": "test", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
     ]
     write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
-    dev = evals.run_eval(settings, data / "golden.jsonl", "extractive", split="dev")
-    assert [q["id"] for q in dev["questions"]] == ["a"] and dev["split"] == "dev" and set(dev["by_split"]) == {"dev"}
-    everything = evals.run_eval(settings, data / "golden.jsonl", "extractive")
-    assert everything["split"] == "all" and everything["by_split"]["test"]["metrics"]["questions"] == 2
-    assert everything["questions"][1]["correct"]  # the .md article is part of the corpus
-    md = evals.markdown_report({**everything, "thresholds": {}, "gate_failures": []})
+    dev = run_eval(settings, data / "golden.jsonl", "extractive", split="dev")
+    assert [q.id for q in dev.questions] == ["a"] and dev.split == "dev" and set(dev.by_split) == {"dev"}
+    everything = run_eval(settings, data / "golden.jsonl", "extractive")
+    assert everything.split == "all" and everything.by_split["test"]["metrics"]["questions"] == 2
+    assert everything.questions[1].correct  # the .md article is part of the corpus
+    md = markdown_report(replace(everything, thresholds={}, gate_failures=()))
     assert "## The test split (2 questions)" in md
     with pytest.raises(AssistantError, match="no 'test' questions"):
-        evals.select_split(evals.load_dataset(data / "golden.jsonl")[:1], "test")
+        select_split(load_dataset(data / "golden.jsonl")[:1], "test")
     write(data / "bad.jsonl", json.dumps({**rows[0], "split": "train"}))
     with pytest.raises(AssistantError, match="unknown split 'train'"):
-        evals.load_dataset(data / "bad.jsonl")
+        load_dataset(data / "bad.jsonl")
