@@ -189,7 +189,7 @@ class Answerer:
             return
         orders: list[list[Passage]] = [[]]
         if self._reads_whole_index(self.settings.answer_k):
-            everything = sorted(self.searcher.store.all_passages(), key=_reading_order)
+            everything = sorted(self.searcher.all_passages(), key=_reading_order)
             orders = [_whole_index_order(first, [p for p in everything if p is not first]) for first in everything]
         for passages in orders:
             if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
@@ -210,7 +210,7 @@ class Answerer:
         to Chroma, which this would otherwise add to every question.)"""
         if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
             return False
-        return 0 < len(self.searcher.store.lexical) <= k
+        return 0 < self.searcher.passage_count() <= k
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)

@@ -231,7 +231,7 @@ class ChatSession:
         works for a Chroma server and for files that have moved since)."""
         citation = self._citation(n)
         passage = citation.passage
-        siblings = self.answerer.searcher.store.article_passages(passage.article_id)
+        siblings = self.answerer.searcher.article_passages(passage.article_id)
         if not any(p.chunk_id == passage.chunk_id for p in siblings):  # ids carry the content hash
             if siblings:
                 raise ChatCommandError(

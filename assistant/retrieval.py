@@ -13,7 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from .config import Settings
 from .errors import AssistantError
-from .models import SearchHit
+from .models import Passage, SearchHit
 from .store import PassageStore, SearchFilter
 
 __all__ = ["Searcher", "HybridRetriever", "make_filter"]
@@ -56,6 +56,24 @@ class Searcher:
                 self._vectors.clear()
             self._vectors.update(zip(missing, fresh))
         return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+    # -- what answering needs to know of the index, without reaching into the store --------
+    def idf(self, terms: set[str]) -> dict[str, float]:
+        """Each (tokenized) term's idf over the whole index: a word in every passage weighs little."""
+        return self.store.lexical.idf(terms)
+
+    def passage_count(self) -> int:
+        """How many passages the index holds. Counted on the lexical side, which is in memory
+        and holds every passage: no round trip to Chroma."""
+        return len(self.store.lexical)
+
+    def all_passages(self) -> list[Passage]:
+        """Every passage of the index (for a small one: a model that reads them all)."""
+        return self.store.all_passages()
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        """Every passage of one article, in reading order (to show the article around a quote)."""
+        return self.store.article_passages(article_id)
 
     def search(self, query: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> list[SearchHit]:
         query = query.strip()

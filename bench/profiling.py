@@ -11,8 +11,12 @@ from typing import Callable
 # (stage, substrings of a profiled function's file or name that belong to it), first match wins
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("embedding model (onnxruntime + tokenizer)", ("onnxruntime", "tokenizers", "assistant/embeddings.py", "Tokenizer")),
-    ("Chroma (vector index + its SQLite)", ("chromadb", "Bindings", "sqlite", "hnswlib", "assistant/store.py")),
-    ("BM25 (lexical index)", ("assistant/lexical.py", "scipy", "sparse")),
+    # the store package but its lexical side, which is BM25's
+    ("Chroma (vector index + its SQLite)", (
+        "chromadb", "Bindings", "sqlite", "hnswlib",
+        "assistant/store/chroma.py", "assistant/store/passages.py", "assistant/store/records.py",
+    )),
+    ("BM25 (lexical index)", ("assistant/lexical.py", "assistant/store/lexical_side.py", "scipy", "sparse")),
     ("fusion and hits (retrieval)", ("assistant/retrieval.py",)),
     ("chunking and token counts", ("assistant/chunking.py", "assistant/tokens.py", "tiktoken")),
     ("loading files", ("assistant/documents/", "bs4", "codecs", "charset", "trafilatura", "lxml", "feedparser", "pypdf")),

@@ -149,7 +149,7 @@ def test_incomplete_article_is_repaired(tmp_path, settings, counting):
     ingest([corpus(tmp_path)], settings, embeddings=counting)
     store = open_store(settings)
     record = next(r for r in store.articles().values() if r.source == "alibaba.txt")
-    store._collection.delete(ids=[record.chunk_ids[-1]])
+    store._chroma.delete([record.chunk_ids[-1]])
     report = ingest([tmp_path / "articles"], settings, embeddings=counting)
     assert report.updated == 1 and report.unchanged == 1
     assert open_store(settings).articles()[record.article_id].complete

@@ -156,7 +156,7 @@ def chroma_rows(tmp_path, index: Path):
 
     SharedSystemClient.clear_system_cache()  # read what the other processes wrote, afresh
     store = PassageStore.open(settings_for(tmp_path, index), MiniLMEmbeddings.model_id)
-    got = store._collection.get(include=["metadatas", "documents"])
+    got = store._chroma._collection.get(include=["metadatas", "documents"])
     return store, got
 
 

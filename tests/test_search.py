@@ -74,6 +74,22 @@ def _article_id(searcher, source):
     return next(r.article_id for r in searcher.store.articles().values() if r.source == source)
 
 
+def test_what_answering_reads_of_the_index_comes_through_the_searcher(searcher):
+    """Answer chain and providers ask the searcher, never the store: term weights, how
+    many passages, and the passages of one article in reading order."""
+    from assistant.lexical import tokenize
+
+    [rare] = tokenize("gearboxes")  # in one passage
+    [common] = tokenize("tariffs")  # in two
+    weights = searcher.idf({rare, common, "zzzunseen"})
+    assert weights["zzzunseen"] > weights[rare] > weights[common] > 0
+    assert searcher.passage_count() == searcher.store.count() == len(searcher.all_passages())
+    alibaba = _article_id(searcher, "alibaba.txt")
+    passages = searcher.article_passages(alibaba)
+    assert len(passages) > 1 and {p.article_id for p in passages} == {alibaba}
+    assert [p.start for p in passages] == sorted(p.start for p in passages)
+
+
 def test_sample_question_ranks_the_denial_first(searcher):
     hits = searcher.search("what did Alibaba deny", 5)
     assert "Alibaba rejected the White House’s claims" in hits[0].passage.text

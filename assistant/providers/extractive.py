@@ -77,7 +77,7 @@ class ExtractiveProvider(Provider):
             return []
         vectors = self._embed([question] + [BULLET.sub("", u.text) for u in units])
         similarity = vectors[1:] @ vectors[0]
-        weights = self.searcher.store.lexical.idf(set(tokenize(question)))
+        weights = self.searcher.idf(set(tokenize(question)))
         total = sum(weights.values()) or 1.0
         scored = []
         for unit, sim, vector in zip(units, similarity, vectors[1:]):
