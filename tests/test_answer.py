@@ -146,6 +146,7 @@ def test_prompts_quote_passages_as_data(tmp_path):
         PromptSet(folder)
 
 
+@pytest.mark.slow
 def test_ask_json_contract(tmp_path):
     run("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
     proc = run("ask", "What did Alibaba deny?", "--provider", "extractive", "--json", tmp_path=tmp_path, check_exit=0)

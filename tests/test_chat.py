@@ -318,6 +318,7 @@ def sample_index(tmp_path_factory):
     return ingest_sample(tmp_path_factory.mktemp("chat-index")) / "index"
 
 
+@pytest.mark.slow
 def test_piped_json_is_one_line_per_question_in_the_ask_shape(tmp_path, sample_index):
     questions = "What did Alibaba deny?\n\nDid it say whether it ever had a relationship with the PLA?\n"
     proc = chat(tmp_path, questions, "--json", "--provider", "extractive", index=sample_index)
@@ -339,6 +340,7 @@ Dockworkers in Rotterdam ended a nine-day strike on Friday after the port author
 """
 
 
+@pytest.mark.slow
 def test_an_open_chat_finds_what_another_terminal_ingests_updates_and_prunes(tmp_path, sample_index):
     """A person keeps the chat open and ingests in another terminal: a new article is
     found at the next question, an updated one is cited in its new text (never the old
@@ -390,6 +392,7 @@ def test_an_open_chat_finds_what_another_terminal_ingests_updates_and_prunes(tmp
     assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
 
 
+@pytest.mark.slow
 def test_piped_text_shows_the_rewrite_the_footnotes_and_commands(tmp_path, sample_index):
     script = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n/source 1\n/sources\n"
     proc = chat(tmp_path, script, "--provider", "extractive", index=sample_index)
@@ -402,6 +405,7 @@ def test_piped_text_shows_the_rewrite_the_footnotes_and_commands(tmp_path, sampl
     assert "not cited" in out and "dense #1" in out
 
 
+@pytest.mark.slow
 def test_piped_errors_are_one_line_and_the_conversation_goes_on(tmp_path, sample_index):
     script = "x" * 10_000 + "\n/source 1\n/nonsense\nWhat did Alibaba deny?\n"
     proc = chat(tmp_path, script, "--json", "--provider", "extractive", index=sample_index)
@@ -415,6 +419,7 @@ def test_piped_errors_are_one_line_and_the_conversation_goes_on(tmp_path, sample
     assert json.loads(proc.stdout)["answer"].startswith("Alibaba rejected")
 
 
+@pytest.mark.slow
 def test_chat_without_an_index_or_with_an_empty_one_says_what_to_do(tmp_path, sample_index):
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "extractive")
     assert proc.returncode == 1
@@ -433,6 +438,7 @@ def test_chat_without_an_index_or_with_an_empty_one_says_what_to_do(tmp_path, sa
     assert proc.stderr.strip() == f"error: no articles ingested yet in {tmp_path / 'empty'}/: run `assistant ingest articles/`"
 
 
+@pytest.mark.slow
 def test_chat_with_an_unavailable_provider_is_one_line(tmp_path, sample_index):
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "openai", index=sample_index)
     assert proc.returncode == 1

@@ -14,6 +14,9 @@ import pytest
 from .conftest import ingest_sample
 from .fault_server import FaultServer
 
+# Drives `assistant chat` in a pseudo-terminal: a process per test.
+pytestmark = pytest.mark.slow
+
 pexpect = pytest.importorskip("pexpect")
 
 PROMPT = "› "

@@ -41,6 +41,7 @@ def messy(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy):
     proc = run("ingest", str(messy), "--json", tmp_path=tmp_path, check_exit=0)
     report = json.loads(proc.stdout)
@@ -62,12 +63,14 @@ def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy)
     assert set(hits[0]) == {"text", "source", "title", "chunk_id", "start", "end", "score"}
 
 
+@pytest.mark.slow
 def test_missing_path_fails_but_ingests_the_rest(tmp_path, messy):
     proc = run("ingest", str(messy / "good.txt"), str(tmp_path / "nope.txt"), tmp_path=tmp_path, check_exit=1)
     assert "nope.txt" in proc.stderr and "no such file" in proc.stderr
     assert "1 added" in proc.stdout
 
 
+@pytest.mark.slow
 def test_nothing_ingestable_fails_with_one_line(tmp_path, messy):
     empty_folder = tmp_path / "nothing"
     empty_folder.mkdir()
@@ -78,6 +81,7 @@ def test_nothing_ingestable_fails_with_one_line(tmp_path, messy):
     assert json.loads(proc.stdout)["skipped"][0]["path"].endswith("empty.txt")
 
 
+@pytest.mark.slow
 def test_search_and_stats(tmp_path):
     proc = run("search", "anything", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.count("\n") == 1 and "assistant ingest" in proc.stderr
@@ -94,6 +98,7 @@ def test_search_and_stats(tmp_path):
     assert "articles" in text and "all-MiniLM-L6-v2-int8-onnx" in text
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line(tmp_path):
     proc = run("search", "x", "--since", "yesterday", tmp_path=tmp_path)
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1

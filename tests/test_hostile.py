@@ -347,6 +347,7 @@ TARGETED = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_extractive_answers_over_the_hostile_corpus_carry_no_injection(tmp_path, settings):
     data = tmp_path / "ev"
     rows = [line for line in DEFAULT_DATASET.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in TARGETED]
@@ -378,6 +379,7 @@ def test_extractive_answers_over_the_hostile_corpus_carry_no_injection(tmp_path,
     assert "## Hostile articles" in md and "| injection success rate" in md
 
 
+@pytest.mark.slow
 def test_an_injection_that_survives_loading_is_caught_by_the_defanged_control(tmp_path, settings):
     # A forged statement the loader cannot tell from news: asked over the hostile corpus,
     # the answer cites it; asked over the same articles defanged, it does not. The report

@@ -110,6 +110,7 @@ def test_feed_entry_removed_from_a_feed_is_removed(tmp_path, settings, counting)
     assert [r.source for r in open_store(settings).articles().values()] == ["https://x.test/2"]
 
 
+@pytest.mark.slow
 def test_passage_ids_are_stable_across_indexes(tmp_path, settings, counting):
     folder = corpus(tmp_path)
     ingest([folder], settings, embeddings=counting)

@@ -32,6 +32,9 @@ from assistant.lexical import LexicalIndex
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
+# Every test here starts `assistant` processes (and kills some of them mid-write).
+pytestmark = pytest.mark.slow
+
 CLI = Path(sys.executable).parent / "assistant"
 WORDS = (
     "market council strike port tariff ministry rail union election budget energy wheat drought court "

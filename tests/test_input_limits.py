@@ -111,6 +111,7 @@ def write_big(path: Path, size: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["big.txt", "big.html", "big.jsonl"])
 def test_a_50_mb_file_is_skipped_with_its_size_and_the_rest_is_ingested(tmp_path, good, name):
     big = write_big(tmp_path / "in" / name, 50_000_000)
@@ -140,6 +141,7 @@ def test_a_file_at_the_limit_loads_and_one_byte_more_does_not(tmp_path, monkeypa
 # --------------------------------------------------------------------------- extremely long lines
 
 
+@pytest.mark.slow
 def test_a_long_line_without_punctuation_is_ingested_in_bounded_passages(tmp_path):
     # The first line is the title, and every passage carries it: before titles were
     # capped, a 5 MB line was embedded as 4,341 passages of 5 MB each (killed at 23 GB).
@@ -160,6 +162,7 @@ def art(text: str) -> Article:
     return Article("a1b2c3d4e5f60718", "T", text, "t.txt", "/t.txt", "0123456789abcdef")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [
@@ -207,12 +210,14 @@ def deep_page(folder: Path, markup: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_html_nested_100000_levels_deep_is_ingested(tmp_path):
     path = deep_page(tmp_path / "in", "<div>" * DEEP + "<p>Deep text survives here.</p>" + "</div>" * DEEP)
     report, stderr = ingest_json(tmp_path, path)
     assert (report["added"], report["chunks"], report["skipped"]) == (1, 1, []), stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("markup", DEEP_MARKUP)
 def test_deeply_nested_html_loads_quickly_without_recursion_error(tmp_path, markup):
     path = deep_page(tmp_path, markup)
@@ -253,6 +258,7 @@ ENCODED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ENCODED)
 def test_mixed_and_broken_encodings_are_decoded(tmp_path, name):
     data, expected = ENCODED[name]
@@ -272,6 +278,7 @@ def test_mixed_and_broken_encodings_are_decoded(tmp_path, name):
 # --------------------------------------------------------------------------- RTL, invisible, NUL
 
 
+@pytest.mark.slow
 def test_rtl_text_with_bidi_controls_is_ingested_and_offsets_hold(tmp_path):
     text = (
         "أخبار اليوم\n"
@@ -290,6 +297,7 @@ def test_rtl_text_with_bidi_controls_is_ingested_and_offsets_hold(tmp_path):
         assert article.text[p.start : p.end] == p.text
 
 
+@pytest.mark.slow
 def test_zero_width_characters_do_not_make_an_article(tmp_path, good):
     visible = tmp_path / "in" / "zw.txt"
     visible.write_text("Zero\u200bwidth title\nThe\u200b port\u200c re\u200dopened\u2060 on\ufeff Monday.\u200b\n", encoding="utf-8")
@@ -302,6 +310,7 @@ def test_zero_width_characters_do_not_make_an_article(tmp_path, good):
     assert article.title.strip() and "Monday" in article.text
 
 
+@pytest.mark.slow
 def test_nul_bytes_refuse_a_text_file_and_never_reach_article_text(tmp_path, good):
     raw = tmp_path / "in" / "nul.txt"
     raw.write_bytes(b"Title\nSome text\x00with a NUL byte.\n")
@@ -314,6 +323,7 @@ def test_nul_bytes_refuse_a_text_file_and_never_reach_article_text(tmp_path, goo
     assert "\x00" not in article.text and "\x00" not in article.title
 
 
+@pytest.mark.slow
 def test_every_bad_file_is_one_line_and_the_rest_of_the_batch_is_ingested(tmp_path, good):
     folder = good.parent
     (folder / "nul.txt").write_bytes(b"Title\n\x00\x00")
@@ -348,6 +358,7 @@ def ask(home: Path, question: str):
     return proc
 
 
+@pytest.mark.slow
 def test_a_10000_character_question_is_refused_in_one_line(indexed):
     proc = ask(indexed, ("What did Alibaba deny about the memo? " * 300)[:10_000])
     assert proc.returncode == 1 and proc.stdout == ""
@@ -356,6 +367,7 @@ def test_a_10000_character_question_is_refused_in_one_line(indexed):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", ["", "   \n\t "])
 def test_an_empty_question_is_refused_in_one_line(indexed, question):
     proc = ask(indexed, question)

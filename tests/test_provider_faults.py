@@ -79,6 +79,7 @@ def test_slow_first_byte_within_the_timeout_is_answered(srv, tmp_path):
     assert len(srv.chat_requests) == 1 and took >= 0.6
 
 
+@pytest.mark.slow
 def test_hang_times_out_after_bounded_retries(srv, tmp_path):
     srv.script([], then="hang")
     text, error, took = run(provider_for(srv.base_url, tmp_path, request_timeout_s=0.5))
@@ -111,6 +112,7 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(srv, tmp_path):
     assert len(srv.chat_requests) == 1 and took < 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status, phrase", [("500", "internal server error"), ("503", "service unavailable")])
 def test_server_errors_are_retried_with_backoff_then_one_line(srv, tmp_path, status, phrase):
     srv.script([], then=status)
@@ -153,12 +155,14 @@ def test_stall_after_text_is_final(tmp_path):
         assert text == "Alibaba " and len(srv.chat_requests) == 1
 
 
+@pytest.mark.slow
 def test_server_error_then_ok_is_one_clean_answer(srv, tmp_path):
     srv.script(["500", "502", "ok"])
     text, error, _ = run(provider_for(srv.base_url, tmp_path))
     assert error is None and text == ANSWER and len(srv.chat_requests) == 3
 
 
+@pytest.mark.slow
 def test_connection_refused_is_one_line(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/v1"
     _, error, took = run(provider_for(url, tmp_path))
@@ -226,6 +230,7 @@ def index_dir(tmp_path_factory):
     return root / "index"
 
 
+@pytest.mark.slow
 def test_cut_stream_through_the_answerer_gives_no_answer(srv, tmp_path, index_dir):
     from assistant.service import open_searcher
 
@@ -260,6 +265,7 @@ def ask_cli(srv_url: str, index_dir: Path, tmp_path: Path, *extra: str, log: str
     return proc
 
 
+@pytest.mark.slow
 def test_cli_answers_through_the_fault_server(srv, tmp_path, index_dir):
     proc = ask_cli(srv.base_url, index_dir, tmp_path, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -267,6 +273,7 @@ def test_cli_answers_through_the_fault_server(srv, tmp_path, index_dir):
     assert data["provider"] == "openai" and not data["refused"] and data["citations"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "modes, message",
     [
@@ -285,6 +292,7 @@ def test_cli_prints_one_error_line_without_the_key(srv, tmp_path, index_dir, mod
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in srv.chat_requests)
 
 
+@pytest.mark.slow
 def test_cli_debug_log_does_not_show_the_key(srv, tmp_path, index_dir):
     srv.expected_key = "sk-the-right-one"
     srv.script(["500", "wrong_key"])

@@ -133,6 +133,7 @@ def test_redirects_are_followed_and_bounded(web, settings, counting, fetcher):
     assert (record.path, record.source) == (web.url("/old"), web.url("/new"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("route", "reason"),
     [
@@ -237,6 +238,7 @@ def test_nothing_is_fetched_unless_a_url_is_named(web, settings, counting, tmp_p
     assert index_stats(settings)["summary_only_articles"] == 1  # a feed file's summaries stay summaries
 
 
+@pytest.mark.slow
 def test_cli_ingests_a_url_and_reports_each_failure_in_one_line(web, tmp_path, monkeypatch):
     web.route("/story", page("Harbour reopens", STORY), etag='"v1"')
     web.route("/hang", hang=True)
