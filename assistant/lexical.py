@@ -134,10 +134,17 @@ class LexicalIndex:
             row_len = np.repeat(lengths, np.diff(counts.indptr))
             norm = self.k1 * (1 - self.b + self.b * row_len / max(avg, 1e-9))
             data = idf[counts.indices] * tf * (self.k1 + 1) / (tf + norm)
-            self._weights = sparse.csr_matrix((data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape).tocsc()
+            self._weights = sparse.csr_matrix(
+                (data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape
+            ).tocsc()
         return self._weights
 
-    def mask(self, sources: set[str] | None = None, published_from: int | None = None, published_to: int | None = None):
+    def mask(
+        self,
+        sources: set[str] | None = None,
+        published_from: int | None = None,
+        published_to: int | None = None,
+    ):
         """Boolean array of passages that pass the filters (None when there is no filter)."""
         if not sources and published_from is None and published_to is None:
             return None

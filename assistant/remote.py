@@ -44,7 +44,9 @@ class UrlLoad:
     state: dict = field(default_factory=dict)  # fetched.json after this run
 
 
-def load_urls(urls: list[str], store, fetcher: Fetcher, report: IngestReport, on_done=lambda url: None) -> UrlLoad:
+def load_urls(
+    urls: list[str], store, fetcher: Fetcher, report: IngestReport, on_done=lambda url: None
+) -> UrlLoad:
     state_path = store.state_path(STATE_FILE)
     state = _read_state(state_path)
     result = UrlLoad(state=dict(state))
@@ -64,7 +66,9 @@ def load_urls(urls: list[str], store, fetcher: Fetcher, report: IngestReport, on
     return result
 
 
-def _read(url: str, fetched: Fetched, known: dict, mine: dict, fetcher: Fetcher, result: UrlLoad, report) -> None:
+def _read(
+    url: str, fetched: Fetched, known: dict, mine: dict, fetcher: Fetcher, result: UrlLoad, report
+) -> None:
     loaded = load_fetched(fetched)
     report.skipped.extend(SkippedFile(url, problem) for problem in loaded.problems)
     entries: dict[str, str] = {}
@@ -74,7 +78,11 @@ def _read(url: str, fetched: Fetched, known: dict, mine: dict, fetcher: Fetcher,
             result.articles.append(article)
             continue
         record = mine.get(article.article_id)
-        if known.get("entries", {}).get(article.article_id) == article.content_hash and record and record.complete:
+        if (
+            known.get("entries", {}).get(article.article_id) == article.content_hash
+            and record
+            and record.complete
+        ):
             result.kept_ids.add(article.article_id)  # its summary is as when its page was fetched
             entries[article.article_id] = article.content_hash
             continue

@@ -19,7 +19,9 @@ from .store import PassageStore, SearchFilter
 __all__ = ["Searcher", "HybridRetriever", "make_filter"]
 
 
-def make_filter(sources: list[str] | None = None, since: str | None = None, until: str | None = None) -> SearchFilter:
+def make_filter(
+    sources: list[str] | None = None, since: str | None = None, until: str | None = None
+) -> SearchFilter:
     """Filters from user input; dates are ``YYYY-MM-DD`` (a bad one is a user error)."""
 
     def day(value: str | None, name: str) -> int | None:
@@ -75,7 +77,9 @@ class Searcher:
         """Every passage of one article, in reading order (to show the article around a quote)."""
         return self.store.article_passages(article_id)
 
-    def search(self, query: str, k: int | None = None, where: SearchFilter = SearchFilter()) -> list[SearchHit]:
+    def search(
+        self, query: str, k: int | None = None, where: SearchFilter = SearchFilter()
+    ) -> list[SearchHit]:
         query = query.strip()
         if not query:
             raise AssistantError("the query is empty: type some words to search for")
@@ -128,7 +132,9 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     where: Any = SearchFilter()
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         return [
             Document(
                 id=hit.passage.chunk_id,

@@ -29,7 +29,9 @@ def _check_bundled_file() -> None:
     except OSError:
         raise ResourceError(f"tokenizer file missing: {path} (reinstall the package)") from None
     if digest != _CL100K_SHA256:
-        raise ResourceError(f"tokenizer file {path} is corrupt (sha256 {digest[:12]}...): reinstall the package")
+        raise ResourceError(
+            f"tokenizer file {path} is corrupt (sha256 {digest[:12]}...): reinstall the package"
+        )
 
 
 @lru_cache(maxsize=1)

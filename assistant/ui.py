@@ -402,7 +402,9 @@ def print_sources(answer: Answer, cited: dict[str, int]) -> None:
     if not answer.passages:
         out.print("The last answer read no passages (nothing in the index matched).")
         return
-    out.print(f"[dim]Passages read for: {escape(answer.standalone_question or answer.question)}[/]", soft_wrap=pipe)
+    out.print(
+        f"[dim]Passages read for: {escape(answer.standalone_question or answer.question)}[/]", soft_wrap=pipe
+    )
     for rank, hit in enumerate(answer.passages, start=1):
         p = hit.passage
         label = f"[bold][{cited[p.chunk_id]}][/]" if p.chunk_id in cited else "[dim]not cited[/]"
@@ -431,7 +433,7 @@ def print_source(view) -> None:
     text.stylize("bold yellow", view.quote_start, view.quote_end)
     out.print(text, soft_wrap=pipe)
     if pipe:  # no highlight off a terminal: say which span it is
-        out.print(f"quoted: “{p.text[view.quote_start:view.quote_end]}”", markup=False, soft_wrap=True)
+        out.print(f"quoted: “{p.text[view.quote_start : view.quote_end]}”", markup=False, soft_wrap=True)
 
 
 def print_article_view(view) -> None:
@@ -472,22 +474,44 @@ def print_server_status(report: dict) -> None:
 
     out = _console()
     if not report["running"]:
-        stale = f" (pid {report['stale_pid']} ended without cleaning up; the next command replaces it)" if report.get("stale_pid") else ""
-        out.print(f"no local model server running{stale}; the first command that needs the local model starts one", markup=False, soft_wrap=True)
+        stale = (
+            f" (pid {report['stale_pid']} ended without cleaning up; the next command replaces it)"
+            if report.get("stale_pid")
+            else ""
+        )
+        out.print(
+            f"no local model server running{stale}; the first command that needs the local model starts one",
+            markup=False,
+            soft_wrap=True,
+        )
         return
     if report.get("state") == "not answering":
-        out.print(f"local model server pid {report['pid']} is running but does not answer: `assistant server stop` ends it", markup=False, soft_wrap=True)
+        out.print(
+            f"local model server pid {report['pid']} is running but does not answer: `assistant server stop` ends it",
+            markup=False,
+            soft_wrap=True,
+        )
         return
-    state = report["state"] + (f", loaded in {report['load_s']} s" if report.get("load_s") is not None else "")
+    state = report["state"] + (
+        f", loaded in {report['load_s']} s" if report.get("load_s") is not None else ""
+    )
     out.print(f"[bold]local model server[/]: {escape(state)} (pid {report['pid']})")
     rows = [
         ("model", f"{report['model']} ({report['threads']} threads, {report['context']}-token context)"),
         ("socket", report["socket"]),
-        ("up", f"{_span(report['up_s'])}; idle {_span(report['idle_s'])} (stops after {_span(report['idle_stop_s'])} idle)"),
+        (
+            "up",
+            f"{_span(report['up_s'])}; idle {_span(report['idle_s'])} (stops after {_span(report['idle_stop_s'])} idle)",
+        ),
         ("requests", f"{report['served']} served, {report['active']} running"),
-        ("prompts", f"{report['prompt_tokens_read']:,} tokens read, {report['prompt_tokens_cached']:,} found in the cache"),
+        (
+            "prompts",
+            f"{report['prompt_tokens_read']:,} tokens read, {report['prompt_tokens_cached']:,} found in the cache",
+        ),
     ]
     if report.get("rss_mb") is not None:
-        rows.append(("memory", f"{report['rss_mb'] / 1024:.2f} GB (peak {report['peak_rss_mb'] / 1024:.2f} GB)"))
+        rows.append(
+            ("memory", f"{report['rss_mb'] / 1024:.2f} GB (peak {report['peak_rss_mb'] / 1024:.2f} GB)")
+        )
     for label, value in rows:
         out.print(f"  {label + ':':<10}{escape(str(value))}", soft_wrap=True)

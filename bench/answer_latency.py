@@ -52,7 +52,9 @@ def start_server() -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.providers.serve", "--port", str(port)], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.providers.serve", "--port", str(port)], stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(360):
         try:
@@ -92,7 +94,10 @@ def main() -> None:
     parser.add_argument("--providers", default="extractive,local,openai")
     parser.add_argument("--out", type=Path, default=Path("bench/results/answer_latency.json"))
     parser.add_argument(
-        "--focus-tokens", type=int, default=None, help="passage_focus_tokens for model providers (default: the setting's default)."
+        "--focus-tokens",
+        type=int,
+        default=None,
+        help="passage_focus_tokens for model providers (default: the setting's default).",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="assistant-answer-bench-"))
@@ -118,7 +123,10 @@ def main() -> None:
         # Questions one after another: the cache also holds the previous question's passages.
         rows = [ask_timed(answerer, q, prompts) for q in QUESTIONS]
         for r in rows:
-            print(f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s {'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}", flush=True)
+            print(
+                f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s {'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}",
+                flush=True,
+            )
         if server:
             server.terminate()
         if name == "local" and settings.local_server:
@@ -143,7 +151,9 @@ def main() -> None:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 | total: cold / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |")
+    print(
+        "\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 | total: cold / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         rp = r["repairs"]

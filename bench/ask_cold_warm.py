@@ -35,14 +35,22 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 SAME = "What did Alibaba deny?"
-DIFFERENT = ["Who is John Moolenaar?", "What customer data does Alibaba allegedly give the PLA?", "What is Alibaba's current stock price?"]
+DIFFERENT = [
+    "Who is John Moolenaar?",
+    "What customer data does Alibaba allegedly give the PLA?",
+    "What is Alibaba's current stock price?",
+]
 
 
 def run_ask(question: str, env: dict, cwd: Path) -> dict:
     """One `assistant ask --json` in a fresh process: its wall time, timings and peak memory."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "ask", question, "--json"], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "assistant", "ask", question, "--json"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = b"", b""
     # os.wait4 gives this child's own peak RSS (ru_maxrss, KB); communicate() would reap it first.
@@ -74,12 +82,24 @@ def run_ask(question: str, env: dict, cwd: Path) -> dict:
 
 
 def server_status(env: dict, cwd: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "assistant", "server", "status", "--json"], env=env, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", "server", "status", "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(proc.stdout)
 
 
 def stop_server(env: dict, cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "assistant", "server", "stop"], env=env, cwd=cwd, capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "server", "stop"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        check=True,
+    )
 
 
 def series(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
@@ -92,13 +112,18 @@ def series(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
             rows[-1]["prompt_tokens_read"] = status["prompt_tokens_read"] - read
             rows[-1]["prompt_tokens_cached"] = status["prompt_tokens_cached"] - cached
             read, cached = status["prompt_tokens_read"], status["prompt_tokens_cached"]
-        print(f"[{mode}] {rows[-1]['wall_s']:6.2f} s wall, first token {rows[-1]['first_token_s']:5.2f} s: {question} -> {rows[-1]['answer'][:70]}", flush=True)
+        print(
+            f"[{mode}] {rows[-1]['wall_s']:6.2f} s wall, first token {rows[-1]['first_token_s']:5.2f} s: {question} -> {rows[-1]['answer'][:70]}",
+            flush=True,
+        )
     result: dict = {"asks": rows}
     if mode == "server":
         status = server_status(env, cwd)
         result["server_peak_rss_mb"] = status.get("peak_rss_mb")
         result["server_load_s"] = status.get("load_s")
-        result["peak_total_mb"] = round((status.get("peak_rss_mb") or 0) + max(r["command_peak_rss_mb"] for r in rows), 1)
+        result["peak_total_mb"] = round(
+            (status.get("peak_rss_mb") or 0) + max(r["command_peak_rss_mb"] for r in rows), 1
+        )
     else:
         result["peak_total_mb"] = max(r["command_peak_rss_mb"] for r in rows)
     first = rows[0]["wall_s"]
@@ -128,7 +153,9 @@ def at_once(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3, help="Asks of the same question in a row.")
     parser.add_argument("--modes", default="server,in-process")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ask_cold_warm.json")
@@ -140,10 +167,25 @@ def main() -> None:
     results: dict = {"machine": {"cpus": os.cpu_count()}, "modes": {}}
     with tempfile.TemporaryDirectory(prefix="ask-bench-", dir="/tmp") as tmp:
         work = Path(tmp)
-        base = {**os.environ, "ASSISTANT_INDEX": str(work / "index"), "ASSISTANT_CACHE_DIR": str(cache_dir), "ASSISTANT_PROVIDER": "local"}
-        subprocess.run([sys.executable, "-m", "assistant", "ingest", str(ROOT / "articles")], env=base, cwd=work, check=True, capture_output=True)
+        base = {
+            **os.environ,
+            "ASSISTANT_INDEX": str(work / "index"),
+            "ASSISTANT_CACHE_DIR": str(cache_dir),
+            "ASSISTANT_PROVIDER": "local",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "assistant", "ingest", str(ROOT / "articles")],
+            env=base,
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
         for mode in args.modes.split(","):
-            env = {**base, "ASSISTANT_SERVER_DIR": str(work / f"server-{mode}"), "ASSISTANT_LOCAL_SERVER": str(mode == "server").lower()}
+            env = {
+                **base,
+                "ASSISTANT_SERVER_DIR": str(work / f"server-{mode}"),
+                "ASSISTANT_LOCAL_SERVER": str(mode == "server").lower(),
+            }
             try:
                 same = series(mode, [SAME] * args.repeat, env, work)
                 if mode == "server":
@@ -153,7 +195,11 @@ def main() -> None:
             finally:
                 if mode == "server":
                     stop_server(env, work)
-            results["modes"][mode] = {"same_question": same, "different_questions": different, "two_at_once": together}
+            results["modes"][mode] = {
+                "same_question": same,
+                "different_questions": different,
+                "two_at_once": together,
+            }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(results)
@@ -166,13 +212,22 @@ def print_table(results: dict) -> None:
     )
     print("|---|---|---|---|---|---|")
     for mode, by in results["modes"].items():
-        for label, r in (("same question 3 times", by["same_question"]), ("then 3 other questions", by["different_questions"])):
+        for label, r in (
+            ("same question 3 times", by["same_question"]),
+            ("then 3 other questions", by["different_questions"]),
+        ):
             asks = r["asks"]
             walls = ", ".join(f"{a['wall_s']}" for a in asks)
             later = ", ".join(f"{x:.2f}" for x in r["later_over_first"])
             tokens = ", ".join(f"{a['first_token_s']}" for a in asks)
-            read = ", ".join(f"{a['prompt_tokens_read']} ({a['prompt_tokens_cached']})" for a in asks) if "prompt_tokens_read" in asks[0] else "all"
-            print(f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} | {r['peak_total_mb'] / 1024:.2f} GB |")
+            read = (
+                ", ".join(f"{a['prompt_tokens_read']} ({a['prompt_tokens_cached']})" for a in asks)
+                if "prompt_tokens_read" in asks[0]
+                else "all"
+            )
+            print(
+                f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} | {r['peak_total_mb'] / 1024:.2f} GB |"
+            )
     print("\n| two asks started together | each ask's wall time | both done after |\n|---|---|---|")
     for mode, by in results["modes"].items():
         if "two_at_once" in by:

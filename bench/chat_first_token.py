@@ -90,13 +90,25 @@ def ask(child, question: str, timeout: float = 300) -> dict:
         if first is None and any(_is_answer_text(f, question) for f in re.split(r"[\r\n]+", plain)):
             first = now - started
         if first is not None and plain.rstrip(" ").endswith(PROMPT.strip()):
-            return {"question": question, "first_text_s": round(first, 3), "prompt_back_s": round(now - started, 3)}
+            return {
+                "question": question,
+                "first_text_s": round(first, 3),
+                "prompt_back_s": round(now - started, 3),
+            }
 
 
 def spawn(env: dict, cwd: Path):
     import pexpect
 
-    child = pexpect.spawn(sys.executable, ["-m", "assistant", "chat"], env=env, cwd=str(cwd), encoding="utf-8", dimensions=(50, 200), timeout=300)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "chat"],
+        env=env,
+        cwd=str(cwd),
+        encoding="utf-8",
+        dimensions=(50, 200),
+        timeout=300,
+    )
     child.expect_exact(PROMPT)
     return child
 
@@ -114,13 +126,22 @@ def p50(values: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--provider", default="local", choices=["local", "extractive"])
     parser.add_argument("--runs", type=int, default=3, help="Fresh chat processes per way of starting.")
     parser.add_argument(
-        "--pauses", default="0,10,20,40", help="Seconds between the prompt and the first question (comma-separated); the conversation follows the longest."
+        "--pauses",
+        default="0,10,20,40",
+        help="Seconds between the prompt and the first question (comma-separated); the conversation follows the longest.",
     )
-    parser.add_argument("--server", choices=["shared", "off"], default="shared", help="The local model in a shared server, or in each chat.")
+    parser.add_argument(
+        "--server",
+        choices=["shared", "off"],
+        default="shared",
+        help="The local model in a shared server, or in each chat.",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "chat_first_token.json")
     args = parser.parse_args()
 
@@ -141,7 +162,13 @@ def main() -> None:
             # to time another checkout of the package: PYTHONPATH=/that/checkout
             **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         }
-        subprocess.run([sys.executable, "-m", "assistant", "ingest", str(ROOT / "articles")], env=env, cwd=work, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "assistant", "ingest", str(ROOT / "articles")],
+            env=env,
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
 
         pauses = sorted(float(p) for p in args.pauses.split(","))
         first_questions: dict[str, list[dict]] = {}
@@ -193,17 +220,27 @@ def main() -> None:
 
 
 def server_command(env: dict, cwd: Path, command: str) -> None:
-    subprocess.run([sys.executable, "-m", "assistant", "server", command], env=env, cwd=cwd, capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "server", command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        check=True,
+    )
 
 
-def run_pauses(pauses: list[float], runs: int, env: dict, work: Path, first_questions: dict, conversations: list) -> None:
+def run_pauses(
+    pauses: list[float], runs: int, env: dict, work: Path, first_questions: dict, conversations: list
+) -> None:
     for pause in pauses:
         rows = first_questions.setdefault(f"{pause:g}", [])
         for _ in range(runs):
             child = spawn(env, work)
             time.sleep(pause)
             if pause == pauses[-1]:  # after the longest pause, a whole conversation
-                turns = [{**ask(child, question), "follow_up": follow_up} for question, follow_up in CONVERSATION]
+                turns = [
+                    {**ask(child, question), "follow_up": follow_up} for question, follow_up in CONVERSATION
+                ]
                 conversations.append(turns)
                 rows.append(turns[0])
             else:
@@ -213,15 +250,34 @@ def run_pauses(pauses: list[float], runs: int, env: dict, work: Path, first_ques
 
 
 def print_table(result: dict) -> None:
-    where = {"shared": "the model server", "off": "the model inside the chat"}.get(result.get("server", "off"), "")
-    print(f"\n`assistant chat` on the sample article, provider {result['provider']} ({where}), {result['runs']} fresh chats per row")
+    where = {"shared": "the model server", "off": "the model inside the chat"}.get(
+        result.get("server", "off"), ""
+    )
+    print(
+        f"\n`assistant chat` on the sample article, provider {result['provider']} ({where}), {result['runs']} fresh chats per row"
+    )
     print("\n| question | first answer text p50 (max) | prompt back p50 |\n|---|---|---|")
-    states = {"cold": "no server running", "fresh": "a server just started", "warm": "a server earlier chats used"}
-    rows = [(f"first question typed at once, {states[state]}", r) for state, r in result.get("typed_at_once_by_server_state", {}).items()]
-    rows += [(f"first question, typed {pause} s after the prompt appears", r) for pause, r in result["first_question_after_pause_s"].items()]
-    rows += [("next questions (new topics)", result["next_questions"]), ("follow-ups (rewritten first)", result["follow_ups"])]
+    states = {
+        "cold": "no server running",
+        "fresh": "a server just started",
+        "warm": "a server earlier chats used",
+    }
+    rows = [
+        (f"first question typed at once, {states[state]}", r)
+        for state, r in result.get("typed_at_once_by_server_state", {}).items()
+    ]
+    rows += [
+        (f"first question, typed {pause} s after the prompt appears", r)
+        for pause, r in result["first_question_after_pause_s"].items()
+    ]
+    rows += [
+        ("next questions (new topics)", result["next_questions"]),
+        ("follow-ups (rewritten first)", result["follow_ups"]),
+    ]
     for label, r in rows:
-        print(f"| {label} | {r['first_text_p50_s']} s ({r['first_text_max_s']} s) | {r['prompt_back_p50_s']} s |")
+        print(
+            f"| {label} | {r['first_text_p50_s']} s ({r['first_text_max_s']} s) | {r['prompt_back_p50_s']} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,24 @@ CLEAN = object()  # expected: decoded without U+FFFD or NUL, text unknown
 TEST_CASES = [
     ("cp1252 curly quotes", "Quote Test\n“Hello,” she said — it’s fine.".encode("cp1252"), None),
     ("latin-1 accents", "Café au lait\nà la carte, señor".encode("latin-1"), None),
-    ("cp1252 news (test_cli)", "Café owners “welcome” the new rules.\nThe mayor’s plan passed.".encode("cp1252"), None),
+    (
+        "cp1252 news (test_cli)",
+        "Café owners “welcome” the new rules.\nThe mayor’s plan passed.".encode("cp1252"),
+        None,
+    ),
     ("utf-16 with BOM", "Title Ünïcode\r\nBody text.".encode("utf-16"), None),
     ("utf-16-be with BOM", "\ufeffTitle Ünïcode\r\nBody text.".encode("utf-16-be"), None),
     ("utf-16 html", "<title>Wide</title><p>Wide page.</p>".encode("utf-16"), None),
-    ("utf-16-le without BOM", "News headline\nThe port reopened on Monday after repairs.\n".encode("utf-16-le"), None),
-    ("utf-16-be without BOM", "News headline\nThe port reopened on Monday after repairs.\n".encode("utf-16-be"), None),
+    (
+        "utf-16-le without BOM",
+        "News headline\nThe port reopened on Monday after repairs.\n".encode("utf-16-le"),
+        None,
+    ),
+    (
+        "utf-16-be without BOM",
+        "News headline\nThe port reopened on Monday after repairs.\n".encode("utf-16-be"),
+        None,
+    ),
     (
         "utf-8 and cp1252 lines mixed",
         "Café owners UTF-8 line.\n".encode() + "The mayor’s plan, “quoted”.\n".encode("cp1252"),
@@ -46,7 +58,11 @@ TEST_CASES = [
 OTHER_CASES = [
     ("cp1251 Russian", "Мэр объявил о ремонте порта.\nРаботы завершатся в марте.".encode("cp1251"), None),
     ("shift_jis Japanese", "港は月曜日に再開した。\n修理は三週間かかった。".encode("shift_jis"), None),
-    ("iso-8859-2 Polish", "Burmistrz ogłosił, że port zostanie otwarty.\nŻółć gęślą jaźń.".encode("iso-8859-2"), None),
+    (
+        "iso-8859-2 Polish",
+        "Burmistrz ogłosił, że port zostanie otwarty.\nŻółć gęślą jaźń.".encode("iso-8859-2"),
+        None,
+    ),
     ("gb2312 Chinese", "港口周一重新开放。\n维修工作持续了三周。".encode("gb2312"), None),
 ]
 

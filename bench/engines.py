@@ -34,7 +34,9 @@ def prompt_text() -> str:
     system = (ROOT / "prompts" / "answer_system.txt").read_text(encoding="utf-8")
     article = (ROOT / "articles" / "alibaba-pla-white-house-memo.txt").read_text(encoding="utf-8")
     user = f"{article}\n\nWrite a long, detailed summary of this article, paragraph by paragraph."
-    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def measure_xllamacpp(model: str, threads: int, batch: int, runs: int) -> dict:
@@ -51,7 +53,14 @@ def measure_xllamacpp(model: str, threads: int, batch: int, runs: int) -> dict:
     started = time.perf_counter()
     engine = xllamacpp.Server(params)
     load_s = time.perf_counter() - started
-    request = {"prompt": prompt_text(), "n_predict": GENERATE, "ignore_eos": True, "temperature": 0.0, "cache_prompt": False, "stream": True}
+    request = {
+        "prompt": prompt_text(),
+        "n_predict": GENERATE,
+        "ignore_eos": True,
+        "temperature": 0.0,
+        "cache_prompt": False,
+        "stream": True,
+    }
 
     def once() -> dict:
         marks: list[float] = []
@@ -75,7 +84,15 @@ def measure_llama_cpp_python(model: str, threads: int, batch: int, runs: int) ->
     import llama_cpp
 
     started = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=model, n_ctx=4096, n_threads=threads, n_threads_batch=threads, n_batch=batch, n_ubatch=batch, verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=model,
+        n_ctx=4096,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=batch,
+        n_ubatch=batch,
+        verbose=False,
+    )
     load_s = time.perf_counter() - started
     text = prompt_text()
     n_prompt = len(llm.tokenize(text.encode(), add_bos=False, special=True))
@@ -85,7 +102,9 @@ def measure_llama_cpp_python(model: str, threads: int, batch: int, runs: int) ->
         llm.reset()  # read the whole prompt again, as the other engine does
         marks: list[float] = []
         begin = time.perf_counter()
-        for chunk in llm.create_completion(text, max_tokens=GENERATE, temperature=0.0, stream=True, logit_bias={eos: -1e9}):
+        for chunk in llm.create_completion(
+            text, max_tokens=GENERATE, temperature=0.0, stream=True, logit_bias={eos: -1e9}
+        ):
             if chunk["choices"][0].get("text") is not None:
                 marks.append(time.perf_counter())
         return _speeds(begin, marks, n_prompt)
@@ -127,10 +146,16 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--llama-cpp-python", dest="lcp_python", help="A Python that can import llama_cpp (default: this one, if it can).")
+    parser.add_argument(
+        "--llama-cpp-python",
+        dest="lcp_python",
+        help="A Python that can import llama_cpp (default: this one, if it can).",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "engines.json")
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -146,12 +171,22 @@ def main() -> None:
 
     model = str(ensure_model_file(load_settings().cache_dir))
     lcp_python = args.lcp_python or sys.executable
-    plan = [("xllamacpp", sys.executable, 128), ("xllamacpp", sys.executable, 512), ("llama-cpp-python", lcp_python, 512)]
+    plan = [
+        ("xllamacpp", sys.executable, 128),
+        ("xllamacpp", sys.executable, 512),
+        ("llama-cpp-python", lcp_python, 512),
+    ]
     results: dict = {"threads": args.threads, "model": Path(model).name, "engines": {}}
     for engine, python, batch in plan:
         name = f"{engine} (batch {batch})"
-        if engine == "llama-cpp-python" and subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode != 0:
-            print(f"{name}: not installed for {python}; build it with `pip install llama-cpp-python` (about 8 min on 2 cores) and pass --llama-cpp-python", flush=True)
+        if (
+            engine == "llama-cpp-python"
+            and subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode != 0
+        ):
+            print(
+                f"{name}: not installed for {python}; build it with `pip install llama-cpp-python` (about 8 min on 2 cores) and pass --llama-cpp-python",
+                flush=True,
+            )
             continue
         command = [python, str(Path(__file__).resolve()), "--engine", engine, "--model", model, "--threads", str(args.threads),
                    "--batch", str(batch), "--runs", str(args.runs)]  # fmt: skip
@@ -161,14 +196,19 @@ def main() -> None:
             continue
         results["engines"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results["engines"][name]
-        print(f"{name}: prompt {r['prompt_tok_s']} tok/s, generation {r['generation_tok_s']} tok/s, load {r['load_s']} s", flush=True)
+        print(
+            f"{name}: prompt {r['prompt_tok_s']} tok/s, generation {r['generation_tok_s']} tok/s, load {r['load_s']} s",
+            flush=True,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
 
 
 def print_table(results: dict) -> None:
-    print(f"\n| engine, {results['model']}, {results['threads']} threads | prompt tok/s | generation tok/s | load |")
+    print(
+        f"\n| engine, {results['model']}, {results['threads']} threads | prompt tok/s | generation tok/s | load |"
+    )
     print("|---|---|---|---|")
     for name, r in results["engines"].items():
         print(f"| {name} | {r['prompt_tok_s']} | {r['generation_tok_s']} | {r['load_s']} s |")

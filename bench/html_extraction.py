@@ -75,7 +75,11 @@ def old_reader_from_git(commit: str):
     """``load_file`` of assistant/documents.py at ``commit``, imported inside the current
     ``assistant`` package (its relative imports resolve there)."""
     source = subprocess.run(
-        ["git", "show", f"{commit}:assistant/documents.py"], cwd=ROOT, check=True, capture_output=True, text=True
+        ["git", "show", f"{commit}:assistant/documents.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     path = Path(tempfile.mkdtemp(prefix="old-reader-")) / "old_documents.py"
     path.write_text(source, encoding="utf-8")
@@ -104,7 +108,9 @@ def score(scorer, truth: dict, reader: str, load_file, pages: list[Path], n_boot
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="The html-articles folder.")
     parser.add_argument("--old-from-git", metavar="COMMIT", help="Also run the old reader of this commit.")
     parser.add_argument("--n-bootstrap", type=int, default=200, help="Bootstrap samples for the F1 spread.")
@@ -122,7 +128,9 @@ def main() -> None:
         rows = [score(scorer, truth, "assistant.documents.load_file", load_file, pages, args.n_bootstrap)]
         if args.old_from_git:
             old = old_reader_from_git(args.old_from_git)
-            rows.append(score(scorer, truth, f"hand-written ({args.old_from_git})", old, pages, args.n_bootstrap))
+            rows.append(
+                score(scorer, truth, f"hand-written ({args.old_from_git})", old, pages, args.n_bootstrap)
+            )
         else:
             rows.append(OLD_READER)
     print_table(rows)
@@ -136,7 +144,9 @@ def print_table(rows: list[dict]) -> None:
     print("|---|---|---|---|---|---|")
     for row in rows:
         speed = row.get("pages_per_s", "(recorded)")
-        print(f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |")
+        print(
+            f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |"
+        )
     for row in rows:
         for item in row.get("lost_pages", []):
             print(f"lost by {row['reader']}: {item}")

@@ -114,7 +114,9 @@ def main() -> None:
         action="store_true",
         help="Also ingest the articles once more, into a second index, under cProfile, and report where the time goes.",
     )
-    parser.add_argument("--chroma-server", action="store_true", help="Store in a `chroma run` server started on 127.0.0.1.")
+    parser.add_argument(
+        "--chroma-server", action="store_true", help="Store in a `chroma run` server started on 127.0.0.1."
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/ingest_search.json"))
     args = parser.parse_args()
 
@@ -125,7 +127,10 @@ def main() -> None:
         server, port = start_chroma_server(work / "chroma-server")
         settings = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port})
     sizes = ChunkSizes(
-        settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
+        settings.chunk_target_tokens,
+        settings.chunk_max_tokens,
+        settings.chunk_min_tokens,
+        settings.chunk_overlap_tokens,
     )
     n, texts = write_corpus(work / "articles", args.passages, sizes)
     print(f"corpus: {n} passages in {work / 'articles'}", flush=True)
@@ -205,10 +210,12 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
     print()
-    print(f"| figure | value |\n|---|---|")
+    print("| figure | value |\n|---|---|")
     print(f"| passages | {results['passages']:,} |")
     print(f"| raw embedder | {results['raw_embedder_passages_per_s']} passages/s |")
-    print(f"| ingest | {results['ingest_passages_per_s']} passages/s ({results['ingest_over_raw']:.0%} of raw) |")
+    print(
+        f"| ingest | {results['ingest_passages_per_s']} passages/s ({results['ingest_over_raw']:.0%} of raw) |"
+    )
     print(f"| re-ingest, nothing changed | {results['reingest_unchanged_s']} s, {again.chunks} embedded |")
     print(f"| index size | {results['index_size_mb']} MB |")
     print(f"| peak RSS | {results['peak_rss_mb']} MB |")
@@ -216,7 +223,10 @@ def main() -> None:
         print(f"| {name} latency | p50 {row['p50']} ms, p95 {row['p95']} ms, p99 {row['p99']} ms |")
     print_report(f"where {len(qs)} hybrid queries spend their time (cProfile, own time)", search_profile)
     if ingest_profile:
-        print_report(f"where ingesting {results['passages']:,} passages spends its time (cProfile, own time)", ingest_profile)
+        print_report(
+            f"where ingesting {results['passages']:,} passages spends its time (cProfile, own time)",
+            ingest_profile,
+        )
     if "langchain" in results:
         print_comparison(results)
     print(f"\nwritten to {args.out}")
@@ -228,7 +238,12 @@ def print_comparison(results: dict) -> None:
     rows = [
         ("articles", results["articles"], lc["articles"], None),
         ("passages (their chunks)", results["passages"], lc["chunks"], None),
-        ("raw embedder, passages/s", results["raw_embedder_passages_per_s"], lc["raw_embedder_chunks_per_s"], "x"),
+        (
+            "raw embedder, passages/s",
+            results["raw_embedder_passages_per_s"],
+            lc["raw_embedder_chunks_per_s"],
+            "x",
+        ),
         ("ingest, articles/s", round(ours_articles_s, 2), lc["ingest_articles_per_s"], "x"),
         ("ingest, passages/s", results["ingest_passages_per_s"], lc["ingest_chunks_per_s"], "x"),
         ("index size, MB", results["index_size_mb"], lc["index_size_mb"], None),

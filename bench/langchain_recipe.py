@@ -23,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.embeddings import model_files  # noqa: E402
 
 # Files Chroma's class checks for before it would download; it reads only the first two.
-_CHROMA_MODEL_FILES = ("model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json", "vocab.txt")
+_CHROMA_MODEL_FILES = (
+    "model.onnx",
+    "tokenizer.json",
+    "config.json",
+    "special_tokens_map.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+)
 
 
 def point_chroma_default_embedding_at_local_files(folder: Path) -> None:
@@ -76,7 +83,9 @@ def run(articles_dir: Path, queries: list[str], work: Path | None = None) -> dic
     embed([c.page_content for c in chunks])
     raw_s = time.perf_counter() - started
 
-    client = chromadb.PersistentClient(path=str(work / "index"), settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(work / "index"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     started = time.perf_counter()
     store = Chroma.from_documents(chunks, client=client, collection_name="recipe")
     ingest_s = time.perf_counter() - started + split_s
@@ -107,7 +116,9 @@ def run(articles_dir: Path, queries: list[str], work: Path | None = None) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("articles", type=Path)
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()

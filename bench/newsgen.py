@@ -8,8 +8,12 @@ import random
 from dataclasses import dataclass
 
 COMPANIES = "Norvik Halden Quanta Meridian Solvay Brightwater Kestrel Avalon Orion Tessera Calder Vantor Lumen Arbor Helix".split()
-PEOPLE = "Maria Chen|John Okafor|Priya Nair|Lars Eriksen|Ana Souza|Tom Becker|Yuki Sato|Omar Haddad|Elena Rossi|Sam Patel".split("|")
-CITIES = "Rotterdam Lagos Pune Oslo Recife Munich Osaka Amman Turin Denver Lyon Gdansk Leeds Perth Busan".split()
+PEOPLE = "Maria Chen|John Okafor|Priya Nair|Lars Eriksen|Ana Souza|Tom Becker|Yuki Sato|Omar Haddad|Elena Rossi|Sam Patel".split(
+    "|"
+)
+CITIES = (
+    "Rotterdam Lagos Pune Oslo Recife Munich Osaka Amman Turin Denver Lyon Gdansk Leeds Perth Busan".split()
+)
 TOPICS = [
     ("tariffs", "steel imports", "trade ministry"),
     ("strike", "dock workers", "port authority"),
@@ -71,10 +75,13 @@ def generate(count: int, seed: int = 7) -> list[FakeArticle]:
         company, topic = rng.choice(COMPANIES), rng.choice(TOPICS)
         title = f"{company} faces questions over {topic[0]} in {rng.choice(CITIES)}"
         paragraphs = [
-            " ".join(_sentence(rng, company, topic) for _ in range(rng.randint(2, 6))) for _ in range(rng.randint(2, 7))
+            " ".join(_sentence(rng, company, topic) for _ in range(rng.randint(2, 6)))
+            for _ in range(rng.randint(2, 7))
         ]
         published = f"20{rng.randint(19, 26)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        articles.append(FakeArticle(f"article-{i:06d}.txt", title, title + "\n" + "\n".join(paragraphs), published))
+        articles.append(
+            FakeArticle(f"article-{i:06d}.txt", title, title + "\n" + "\n".join(paragraphs), published)
+        )
     return articles
 
 

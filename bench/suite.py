@@ -46,19 +46,35 @@ def startup(runs: int = 5) -> dict:
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="assistant-startup-"))
-    env = {**os.environ, "ASSISTANT_INDEX": str(work / "index"), "ASSISTANT_SERVER_DIR": str(work / "server"), "TERM": "xterm"}
-    subprocess.run([*ASSISTANT, "ingest", str(ROOT / "articles")], env=env, check=True, capture_output=True, cwd=work)
-    figures: dict[str, list[float]] = {"help_exit_s": [], "help_first_byte_s": [], "ask_first_byte_s": [], "chat_prompt_s": []}
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX": str(work / "index"),
+        "ASSISTANT_SERVER_DIR": str(work / "server"),
+        "TERM": "xterm",
+    }
+    subprocess.run(
+        [*ASSISTANT, "ingest", str(ROOT / "articles")], env=env, check=True, capture_output=True, cwd=work
+    )
+    figures: dict[str, list[float]] = {
+        "help_exit_s": [],
+        "help_first_byte_s": [],
+        "ask_first_byte_s": [],
+        "chat_prompt_s": [],
+    }
     for _ in range(runs):
         t = time.perf_counter()
         subprocess.run([*ASSISTANT, "--help"], env=env, check=True, capture_output=True, cwd=work)
         figures["help_exit_s"].append(time.perf_counter() - t)
         figures["help_first_byte_s"].append(_first_byte_s([*ASSISTANT, "--help"], env, work))
         figures["ask_first_byte_s"].append(
-            _first_byte_s([*ASSISTANT, "ask", "What did Alibaba deny?", "--provider", "extractive"], env, work)
+            _first_byte_s(
+                [*ASSISTANT, "ask", "What did Alibaba deny?", "--provider", "extractive"], env, work
+            )
         )
         figures["chat_prompt_s"].append(_chat_prompt_s(env, work))
-    subprocess.run([*ASSISTANT, "server", "stop"], env=env, capture_output=True, cwd=work)  # the chats started one
+    subprocess.run(
+        [*ASSISTANT, "server", "stop"], env=env, capture_output=True, cwd=work
+    )  # the chats started one
     return {name: round(statistics.median(values), 3) for name, values in figures.items()}
 
 
@@ -66,7 +82,9 @@ def _chat_prompt_s(env: dict, cwd: Path) -> float:
     import pexpect
 
     started = time.perf_counter()
-    child = pexpect.spawn(ASSISTANT[0], [*ASSISTANT[1:], "chat"], env=env, cwd=str(cwd), encoding="utf-8", timeout=300)
+    child = pexpect.spawn(
+        ASSISTANT[0], [*ASSISTANT[1:], "chat"], env=env, cwd=str(cwd), encoding="utf-8", timeout=300
+    )
     child.expect_exact("› ")
     elapsed = time.perf_counter() - started
     child.sendeof()
@@ -80,16 +98,25 @@ def run_part(script: str, *args: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000", help="Index sizes in passages (comma-separated).")
-    parser.add_argument("--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs.")
-    parser.add_argument("--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server.")
-    parser.add_argument("--providers", default="extractive,local,openai", help="Providers for answer latency.")
+    parser.add_argument(
+        "--langchain-sizes", default="1000", help="Sizes at which the LangChain recipe also runs."
+    )
+    parser.add_argument(
+        "--server-sizes", default="1000", help="Sizes also measured on a `chroma run` server."
+    )
+    parser.add_argument(
+        "--providers", default="extractive,local,openai", help="Providers for answer latency."
+    )
     parser.add_argument(
         "--skip", default="", help="Parts to skip: html, startup, search, answer, ask, chat, engines."
     )
     parser.add_argument(
-        "--llama-cpp-python", help="A Python that imports llama_cpp, for the engine comparison (default: this one, if it can)."
+        "--llama-cpp-python",
+        help="A Python that imports llama_cpp, for the engine comparison (default: this one, if it can).",
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -109,9 +136,13 @@ def main() -> None:
         for size in sizes:
             out = RESULTS / f"ingest_search_{size}.json"
             extra = ["--langchain"] if size in langchain_sizes else []
-            if size == min(sizes, key=int):  # where ingest time goes, once (it is the same per passage at any size)
+            if size == min(
+                sizes, key=int
+            ):  # where ingest time goes, once (it is the same per passage at any size)
                 extra.append("--profile-ingest")
-            if int(size) >= 50_000:  # build big indexes with cheap vectors: search cost is what is measured there
+            if (
+                int(size) >= 50_000
+            ):  # build big indexes with cheap vectors: search cost is what is measured there
                 extra.append("--fast-vectors")
             run_part("ingest_search.py", "--passages", size, "--out", str(out), *extra)
             suite["sizes"][size] = json.loads(out.read_text())
@@ -145,10 +176,14 @@ def main() -> None:
 
 def print_summary(suite: dict) -> None:
     if "html" in suite:
-        print("\n| reader (60 real article pages) | body F1 | precision | recall | pages lost | pages/s |\n|---|---|---|---|---|---|")
+        print(
+            "\n| reader (60 real article pages) | body F1 | precision | recall | pages lost | pages/s |\n|---|---|---|---|---|---|"
+        )
         for row in suite["html"]["rows"]:
             speed = row.get("pages_per_s", "(recorded)")
-            print(f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |")
+            print(
+                f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |"
+            )
     if "startup" in suite:
         s = suite["startup"]
         print("\n| start-up (median of 5, fresh processes) | seconds |\n|---|---|")
@@ -160,9 +195,13 @@ def print_summary(suite: dict) -> None:
         ):
             print(f"| {label} | {s[key]} |")
     if suite.get("sizes"):
-        print("\n| passages | raw embed /s | ingest /s (ratio) | index MB | peak RSS MB | dense p50/p95/p99 ms | BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms |")
+        print(
+            "\n| passages | raw embed /s | ingest /s (ratio) | index MB | peak RSS MB | dense p50/p95/p99 ms | BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms |"
+        )
         print("|---|---|---|---|---|---|---|---|")
-        rows = [(r, "") for r in suite["sizes"].values()] + [(r, " (server)") for r in suite.get("server_sizes", {}).values()]
+        rows = [(r, "") for r in suite["sizes"].values()] + [
+            (r, " (server)") for r in suite.get("server_sizes", {}).values()
+        ]
         for r, where in rows:
             ms = r["search_ms"]
             trio = lambda k: f"{ms[k]['p50']} / {ms[k]['p95']} / {ms[k]['p99']}"  # noqa: E731
@@ -176,10 +215,16 @@ def print_summary(suite: dict) -> None:
 
         for size, r in suite["sizes"].items():
             if "ingest_profile" in r:
-                print_report(f"where ingesting {r['passages']:,} passages spends its time (cProfile, own time)", r["ingest_profile"])
+                print_report(
+                    f"where ingesting {r['passages']:,} passages spends its time (cProfile, own time)",
+                    r["ingest_profile"],
+                )
         largest = max(suite["sizes"].values(), key=lambda r: r["passages"])
         if "search_profile" in largest:
-            print_report(f"where a hybrid query spends its time at {largest['passages']:,} passages (cProfile, own time)", largest["search_profile"])
+            print_report(
+                f"where a hybrid query spends its time at {largest['passages']:,} passages (cProfile, own time)",
+                largest["search_profile"],
+            )
         for size, r in suite["sizes"].items():
             if "langchain" in r:
                 sys.path.insert(0, str(HERE))

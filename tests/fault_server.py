@@ -44,7 +44,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("ok", "slow_first_byte", "hang", "429", "500", "502", "503", "504", "malformed_json", "cut_stream", "no_finish", "wrong_key")
+MODES = (
+    "ok",
+    "slow_first_byte",
+    "hang",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "malformed_json",
+    "cut_stream",
+    "no_finish",
+    "wrong_key",
+)
 DEFAULT_ANSWER = "Alibaba rejected the White House's claims [1]."
 
 
@@ -105,7 +118,9 @@ class FaultServer:
         self._httpd.block_on_close = False  # a hung handler must not block stop()
         self._httpd.fault = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fault-server", daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fault-server", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -145,7 +160,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._record(None)
         if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.fault.model, "object": "model", "owned_by": "tests"}]})
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.fault.model, "object": "model", "owned_by": "tests"}],
+                },
+            )
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
@@ -174,13 +195,23 @@ class _Handler(BaseHTTPRequestHandler):
         if name == "wrong_key" and self.headers.get("Authorization") != f"Bearer {self.fault.expected_key}":
             # Like some real servers, echo the key: a client must not show server messages as they are.
             sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
-            error = {"message": f"Incorrect API key provided: {sent}.", "type": "invalid_request_error", "code": "invalid_api_key"}
+            error = {
+                "message": f"Incorrect API key provided: {sent}.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
             return self._json(401, {"error": error})
         if name == "429":
             retry_after = "1" if param is None else f"{param:g}"
-            return self._json(429, {"error": {"message": "Rate limit reached.", "type": "rate_limit_error"}}, {"Retry-After": retry_after})
+            return self._json(
+                429,
+                {"error": {"message": "Rate limit reached.", "type": "rate_limit_error"}},
+                {"Retry-After": retry_after},
+            )
         if name in ("500", "502", "503", "504"):
-            return self._json(int(name), {"error": {"message": f"server error {name}", "type": "server_error"}})
+            return self._json(
+                int(name), {"error": {"message": f"server error {name}", "type": "server_error"}}
+            )
         if not stream:
             return self._json(200, self._completion())
 
@@ -199,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(self._chunk_json(delta, None))
         if name == "cut_stream":
             # Announce a 256-byte chunk, send a few bytes of it, and close the socket.
-            self.wfile.write(b"100\r\ndata: {\"id\"")
+            self.wfile.write(b'100\r\ndata: {"id"')
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -231,7 +262,13 @@ class _Handler(BaseHTTPRequestHandler):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.fault.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.fault.answer}, "finish_reason": "stop"}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.fault.answer},
+                    "finish_reason": "stop",
+                }
+            ],
         }
 
     def _chunk_json(self, delta: dict, finish_reason: str | None) -> dict:
@@ -265,7 +302,9 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A misbehaving OpenAI-compatible server (foreground).")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--mode", default="ok", help=f"mode of every request: {', '.join(MODES)} (':N' sets a parameter)")
+    parser.add_argument(
+        "--mode", default="ok", help=f"mode of every request: {', '.join(MODES)} (':N' sets a parameter)"
+    )
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     parser.add_argument("--answer", default=DEFAULT_ANSWER)
     parser.add_argument("--expected-key", default="sk-expected", help="the key mode wrong_key accepts")
@@ -273,7 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode.split(":")[0] not in MODES:
         parser.error(f"unknown mode {args.mode!r}")
-    server = FaultServer(args.answer, args.chunk_delay, args.expected_key, port=args.port, default=args.mode, verbose=args.verbose)
+    server = FaultServer(
+        args.answer,
+        args.chunk_delay,
+        args.expected_key,
+        port=args.port,
+        default=args.mode,
+        verbose=args.verbose,
+    )
     with server:
         print(f"fault server ({args.mode}) listening at {server.base_url}", flush=True)
         try:

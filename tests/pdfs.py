@@ -44,7 +44,9 @@ def pdf_bytes(pages: list[list[str]], title: str | None = None, author: str | No
     xref = out.tell()
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
-    trailer = f"<< /Size {len(objects) + 1} /Root 1 0 R" + (f" /Info {len(objects)} 0 R" if entries else "") + " >>"
+    trailer = (
+        f"<< /Size {len(objects) + 1} /Root 1 0 R" + (f" /Info {len(objects)} 0 R" if entries else "") + " >>"
+    )
     out.write(b"trailer\n%s\nstartxref\n%d\n%%%%EOF\n" % (trailer.encode(), xref))
     return out.getvalue()
 

@@ -29,7 +29,9 @@ DECLINED = "declined to comment on whether it has ever maintained a relationship
 
 
 def extractive_session(searcher, settings) -> ChatSession:  # noqa: F811
-    return ChatSession(Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings)
+    return ChatSession(
+        Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings
+    )
 
 
 def answer_of(events):
@@ -81,16 +83,24 @@ def test_source_and_open_show_the_cited_passage_and_its_article(searcher, settin
         around = session.article_around(citation.n, context_chars=200)
         assert article.text[around.start : around.end] == around.text  # offsets are the article's own
         assert around.start <= view.passage.start and view.passage.end <= around.end
-        assert around.text[around.quote_start - around.start : around.quote_end - around.start] == citation.quote
+        assert (
+            around.text[around.quote_start - around.start : around.quote_end - around.start] == citation.quote
+        )
     cites = "only [1]" if len(answer.citations) == 1 else f"[1] to [{len(answer.citations)}]"
-    with pytest.raises(ChatCommandError, match=rf"no citation \[9\]: the last answer cites {re.escape(cites)}$"):
+    with pytest.raises(
+        ChatCommandError, match=rf"no citation \[9\]: the last answer cites {re.escape(cites)}$"
+    ):
         session.source(9)
     cited_answer, cited = session.sources()
     assert set(cited.values()) == {c.n for c in answer.citations}
-    assert all(h.passage.chunk_id in {p.passage.chunk_id for p in cited_answer.passages} for h in answer.passages)
+    assert all(
+        h.passage.chunk_id in {p.passage.chunk_id for p in cited_answer.passages} for h in answer.passages
+    )
 
 
-def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_chat_goes_on(tmp_path, settings, embeddings):
+def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_chat_goes_on(
+    tmp_path, settings, embeddings
+):
     from assistant.ingest import ingest
     from assistant.retrieval import Searcher
     from assistant.store import PassageStore
@@ -106,7 +116,9 @@ def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_ch
 
     article.write_text(SAMPLE.read_text().replace("Alibaba rejected", "Alibaba firmly rejected"))
     ingest([article.parent], settings, embeddings=embeddings)
-    with pytest.raises(ChatCommandError, match="has changed in the index since this answer: /retry cites its new text"):
+    with pytest.raises(
+        ChatCommandError, match="has changed in the index since this answer: /retry cites its new text"
+    ):
         session.article_around(1)
     assert session.source(1).passage == answer.citations[0].passage  # the passage as it was cited
 
@@ -124,13 +136,17 @@ def printed_lines(monkeypatch, answer, width: int | None) -> list[str]:
 
     from assistant import ui
 
-    console = Console(file=io.StringIO(), force_terminal=width is not None, color_system=None, width=width or 80)
+    console = Console(
+        file=io.StringIO(), force_terminal=width is not None, color_system=None, width=width or 80
+    )
     monkeypatch.setattr(ui, "_out_console", console)
     ui.print_answer(answer)
     return console.file.getvalue().splitlines()
 
 
-def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(searcher, settings, monkeypatch):  # noqa: F811
+def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(
+    searcher, settings, monkeypatch
+):  # noqa: F811
     answer = answer_of(extractive_session(searcher, settings).ask("What did Alibaba deny?"))
     quotes = [f"“{c.quote}”" for c in answer.citations]
     assert any(len(quote) > 40 for quote in quotes) and not any("\n" in quote for quote in quotes)
@@ -138,7 +154,9 @@ def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a
     lines = printed_lines(monkeypatch, answer, 40)
     assert all(len(line) <= 40 for line in lines), lines
     quoted = [line for line in lines if line.startswith("    ")]
-    assert len(quoted) > len(quotes) and " ".join(line.strip() for line in quoted) == " ".join(quotes)  # between words
+    assert len(quoted) > len(quotes) and " ".join(line.strip() for line in quoted) == " ".join(
+        quotes
+    )  # between words
 
     lines = printed_lines(monkeypatch, answer, None)
     assert lines[0] == answer.text and all(f"    {quote}" in lines for quote in quotes)
@@ -203,7 +221,10 @@ def test_a_cancelled_answer_leaves_no_turn_and_stops_the_provider(searcher, sett
 
 
 def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path):  # noqa: F811
-    session = ChatSession(Answerer(searcher, ScriptedProvider(["Alibaba rejected the White House’s claims [1]."]), settings), settings)
+    session = ChatSession(
+        Answerer(searcher, ScriptedProvider(["Alibaba rejected the White House’s claims [1]."]), settings),
+        settings,
+    )
     answer_of(session.ask("What did Alibaba deny?"))
     assert session.use_provider("extractive") == "extractive"
     answer = answer_of(session.ask("Did it say whether it ever had a relationship with the PLA?"))
@@ -219,7 +240,10 @@ def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path)
     broken = tmp_path / "broken.gguf"
     broken.write_text("not a model")
     session.settings = settings.model_copy(update={"local_model_file": broken})
-    with pytest.raises(ChatCommandError, match=r"cannot load the local model .*broken\.gguf.*\(still answering with extractive\)"):
+    with pytest.raises(
+        ChatCommandError,
+        match=r"cannot load the local model .*broken\.gguf.*\(still answering with extractive\)",
+    ):
         session.use_provider("local")
     assert answer_of(session.ask("Who is John Moolenaar?")).provider == "extractive"
 
@@ -256,7 +280,10 @@ HISTORY = [Turn("What did Alibaba deny?", "Alibaba rejected the White House’s 
 def test_llm_rewrite_is_used_when_it_keeps_the_question_and_adds_only_known_names():
     model = RecordingChatModel("Rewritten: Did Alibaba say whether it ever worked with the PLA?\n")
     rewrite = LLMRewriter(model, model.prompts, 400)
-    assert rewrite("Did it say whether it ever worked with the PLA?", HISTORY) == "Did Alibaba say whether it ever worked with the PLA?"
+    assert (
+        rewrite("Did it say whether it ever worked with the PLA?", HISTORY)
+        == "Did Alibaba say whether it ever worked with the PLA?"
+    )
     user = model.sent[0][1]["content"]
     assert "User: What did Alibaba deny?" in user and "Last question: Did it say whether" in user
 
@@ -278,7 +305,9 @@ def test_an_unfaithful_llm_rewrite_falls_back_to_the_rules(reply):
 
 def test_a_standalone_question_is_not_sent_for_rewriting():
     model = RecordingChatModel()
-    assert LLMRewriter(model, model.prompts, 400)("Who is John Moolenaar?", HISTORY) == "Who is John Moolenaar?"
+    assert (
+        LLMRewriter(model, model.prompts, 400)("Who is John Moolenaar?", HISTORY) == "Who is John Moolenaar?"
+    )
     assert model.sent == []
 
 
@@ -351,10 +380,19 @@ def test_an_open_chat_finds_what_another_terminal_ingests_updates_and_prunes(tmp
     shutil.copytree(sample_index, index)
     news = tmp_path / "news"
     news.mkdir()
-    env = {**os.environ, "ASSISTANT_INDEX": str(index), "ASSISTANT_CACHE_DIR": str(sample_index.parent / "cache")}
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX": str(index),
+        "ASSISTANT_CACHE_DIR": str(sample_index.parent / "cache"),
+    }
 
     def ingest(*extra):
-        done = subprocess.run([sys.executable, "-m", "assistant", "ingest", str(news), *extra], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant", "ingest", str(news), *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
 
     proc = subprocess.Popen(
@@ -423,19 +461,43 @@ def test_piped_errors_are_one_line_and_the_conversation_goes_on(tmp_path, sample
 def test_chat_without_an_index_or_with_an_empty_one_says_what_to_do(tmp_path, sample_index):
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "extractive")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"error: no articles ingested yet in {tmp_path / 'index'}/: run `assistant ingest articles/`"
+    assert (
+        proc.stderr.strip()
+        == f"error: no articles ingested yet in {tmp_path / 'index'}/: run `assistant ingest articles/`"
+    )
     # an index whose only article has gone: pruned to nothing
     gone = tmp_path / "gone"
     gone.mkdir()
     article = gone / "a.txt"
     article.write_text(SAMPLE.read_text())
     env = {**os.environ, "ASSISTANT_CACHE_DIR": str(tmp_path / "cache")}
-    subprocess.run([sys.executable, "-m", "assistant", "ingest", str(article), "--index", str(tmp_path / "empty")], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "ingest", str(article), "--index", str(tmp_path / "empty")],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     article.unlink()
-    subprocess.run([sys.executable, "-m", "assistant", "ingest", str(gone), "--prune", "--index", str(tmp_path / "empty")], env=env, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "ingest",
+            str(gone),
+            "--prune",
+            "--index",
+            str(tmp_path / "empty"),
+        ],
+        env=env,
+        capture_output=True,
+    )
     proc = chat(tmp_path, "What did Alibaba deny?\n", "--provider", "extractive", index=tmp_path / "empty")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"error: no articles ingested yet in {tmp_path / 'empty'}/: run `assistant ingest articles/`"
+    assert (
+        proc.stderr.strip()
+        == f"error: no articles ingested yet in {tmp_path / 'empty'}/: run `assistant ingest articles/`"
+    )
 
 
 @pytest.mark.slow
@@ -444,7 +506,14 @@ def test_chat_with_an_unavailable_provider_is_one_line(tmp_path, sample_index):
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: provider 'openai' needs OPENAI_API_KEY")
     # switching to it mid-conversation is one line too, and the next question is answered
-    proc = chat(tmp_path, "/provider openai\nWhat did Alibaba deny?\n", "--json", "--provider", "extractive", index=sample_index)
+    proc = chat(
+        tmp_path,
+        "/provider openai\nWhat did Alibaba deny?\n",
+        "--json",
+        "--provider",
+        "extractive",
+        index=sample_index,
+    )
     assert proc.stderr.strip().startswith("error: provider 'openai' needs OPENAI_API_KEY")
     assert proc.stderr.strip().endswith("(still answering with extractive)")
     assert json.loads(proc.stdout)["provider"] == "extractive"

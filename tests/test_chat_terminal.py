@@ -65,13 +65,19 @@ def test_a_conversation_in_a_terminal(index):
     with FaultServer(answer=SLOW_ANSWER, chunk_delay=0.4) as server:
         child = spawn(index, server)
 
-        screen = ask(child, "What did Alibaba deny?", "Alibaba rejected the White House’s claims", "“Alibaba rejected")
-        assert "[1]" in screen and "White House Accuses Alibaba of Aiding Chinese Military Operations" in screen
+        screen = ask(
+            child, "What did Alibaba deny?", "Alibaba rejected the White House’s claims", "“Alibaba rejected"
+        )
+        assert (
+            "[1]" in screen and "White House Accuses Alibaba of Aiding Chinese Military Operations" in screen
+        )
 
         # the follow-up: its standalone form in a dim line, then the answer about Alibaba
         child.sendline("Did it say whether it ever had a relationship with the PLA?")
         child.expect(r"\x1b\[2m↳ Did Alibaba say whether Alibaba ever had a relationship with the PLA\?")
-        child.expect_exact("declined to comment on whether it has ever maintained a relationship with the PLA")
+        child.expect_exact(
+            "declined to comment on whether it has ever maintained a relationship with the PLA"
+        )
         child.expect_exact(PROMPT)
 
         # /source 1: the whole passage, the quoted span highlighted

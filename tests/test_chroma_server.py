@@ -19,7 +19,6 @@ from .conftest import SAMPLE, free_port, write
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
     chroma = Path(sys.executable).parent / "chroma"
@@ -68,13 +67,18 @@ def test_ingest_search_and_reingest_against_server(tmp_path, chroma_server, embe
     settings = server_settings(tmp_path, chroma_server)
     folder = tmp_path / "articles"
     write(folder / "alibaba.txt", SAMPLE.read_text(encoding="utf-8"))
-    write(folder / "port.txt", "Port strike ends\nDock workers in Rotterdam ended a nine-day strike on Friday.")
+    write(
+        folder / "port.txt", "Port strike ends\nDock workers in Rotterdam ended a nine-day strike on Friday."
+    )
     first = ingest([folder], settings, embeddings=embeddings)
     assert first.added == 2 and first.chunks >= 4
     assert not (tmp_path / "unused-local-index").exists()  # nothing written locally but the cache
 
     searcher = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
-    assert "Alibaba rejected the White House’s claims" in searcher.search("what did Alibaba deny", 3)[0].passage.text
+    assert (
+        "Alibaba rejected the White House’s claims"
+        in searcher.search("what did Alibaba deny", 3)[0].passage.text
+    )
     assert searcher.search("Rotterdam", 1)[0].passage.source == "port.txt"
 
     again = ingest([folder], settings, embeddings=embeddings)
@@ -134,7 +138,11 @@ def test_the_cli_switches_to_the_server_by_configuration_alone(tmp_path, chroma_
     lexical_files = sorted((tmp_path / "cache" / "lexical").rglob("*"))
     stamps = {p: p.stat().st_mtime_ns for p in lexical_files if p.is_file()}
     assert stamps, "the lexical side of a server index is cached per user"
-    lines = cli("chat", "--json", stdin="What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n")
+    lines = cli(
+        "chat",
+        "--json",
+        stdin="What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n",
+    )
     second = json.loads(lines.splitlines()[1])
     assert "declined to comment" in second["answer"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # loaded, not rebuilt, on this start

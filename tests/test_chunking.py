@@ -47,7 +47,10 @@ def test_heading_is_never_the_last_line_of_a_passage():
 
 def test_sizes_respected_on_long_text():
     paragraphs = [
-        " ".join(f"Sentence {i}.{j} says that the council approved budget line {j} for district {i}." for j in range(6))
+        " ".join(
+            f"Sentence {i}.{j} says that the council approved budget line {j} for district {i}."
+            for j in range(6)
+        )
         for i in range(30)
     ]
     a = article("Council budget\n" + "\n\n".join(paragraphs))
@@ -61,7 +64,9 @@ def test_sizes_respected_on_long_text():
 
 
 def test_overlap_repeats_trailing_sentence_inside_a_paragraph():
-    long_paragraph = " ".join(f"Officials said item number {i} was reviewed in detail on Monday." for i in range(60))
+    long_paragraph = " ".join(
+        f"Officials said item number {i} was reviewed in detail on Monday." for i in range(60)
+    )
     a = article("Title line here\n" + long_paragraph)
     passages = chunk_article(a, ChunkSizes(target=100, maximum=150, minimum=50, overlap=30))
     assert len(passages) >= 3
@@ -88,5 +93,5 @@ def test_ids_are_stable_and_depend_on_content():
 
 
 def test_empty_and_tiny_articles():
-    assert chunk_article(article("Just a title")) [0].text == "Just a title"
+    assert chunk_article(article("Just a title"))[0].text == "Just a title"
     assert chunk_article(article("")) == []

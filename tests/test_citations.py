@@ -68,7 +68,18 @@ def passages_from(text: str, article_id: str = "made") -> list[Passage]:
         start = text.index(block, cursor)
         end = start + len(block)
         passages.append(
-            Passage(f"{article_id}-{position}", article_id, position, block, start, end, "t", "t.txt", "/t.txt", "h")
+            Passage(
+                f"{article_id}-{position}",
+                article_id,
+                position,
+                block,
+                start,
+                end,
+                "t",
+                "t.txt",
+                "/t.txt",
+                "h",
+            )
         )
         cursor = end
     assert all(text[p.start : p.end] == p.text for p in passages)
@@ -156,7 +167,17 @@ def parsed(raw: str) -> list[tuple[str, tuple[int, ...]]]:
         ("Alibaba denies it. [1]", (1,)),
         ("Alibaba denies it [1][1].", (1,)),
     ],
-    ids=["single", "adjacent", "comma-space", "comma", "range", "passage-word", "after-period", "after-period-space", "dup"],
+    ids=[
+        "single",
+        "adjacent",
+        "comma-space",
+        "comma",
+        "range",
+        "passage-word",
+        "after-period",
+        "after-period-space",
+        "dup",
+    ],
 )
 def test_marker_forms(raw, markers):
     assert parsed(raw) == [("Alibaba denies it.", markers)]
@@ -187,10 +208,15 @@ def test_trailing_sources_section_is_ignored():
 
 def test_abbreviations_do_not_split_sentences():
     raw = "The U.S. Commerce Department accused Alibaba [1]. Rep. Moolenaar agreed [2]."
-    assert parsed(raw) == [("The U.S. Commerce Department accused Alibaba.", (1,)), ("Rep. Moolenaar agreed.", (2,))]
+    assert parsed(raw) == [
+        ("The U.S. Commerce Department accused Alibaba.", (1,)),
+        ("Rep. Moolenaar agreed.", (2,)),
+    ]
 
 
-@pytest.mark.parametrize("raw", ["", "   \n ", "[][[]]", "[[[[", "]]]", "[1]", "[1][2][3]", "[,]", "[-]", "[ ]"])
+@pytest.mark.parametrize(
+    "raw", ["", "   \n ", "[][[]]", "[[[[", "]]]", "[1]", "[1][2][3]", "[,]", "[-]", "[ ]"]
+)
 def test_garbage_without_words_parses_to_nothing(raw):
     assert parse_answer(raw) == []
 
@@ -348,7 +374,9 @@ def test_citations_are_numbered_by_first_appearance(check):
     late = passage_number(passages, "delist 25")
     early = passage_number(passages, "shared with the Financial Times")
     assert late > early
-    v = check(f"{DELIST_25[:-1]} [{late}]. {FT_MEMO[:-1]} [{early}]. Moolenaar urged the SEC to delist Alibaba [{late}].")
+    v = check(
+        f"{DELIST_25[:-1]} [{late}]. {FT_MEMO[:-1]} [{early}]. Moolenaar urged the SEC to delist Alibaba [{late}]."
+    )
     assert shown_numbers(v.text) == [1, 2, 1]
     assert passage_index(passages, v.citations[0].passage) + 1 == late
     assert passage_index(passages, v.citations[1].passage) + 1 == early
@@ -415,7 +443,11 @@ def test_markers_copied_from_article_text_are_verified_like_any_other(check):
 
 def test_markers_inside_a_passage_do_not_become_citations(check):
     passages = passages_from(FORGED)
-    v = check("The council approved money for bike lanes. The library will open longer on weekends.", passages, FORGED)
+    v = check(
+        "The council approved money for bike lanes. The library will open longer on weekends.",
+        passages,
+        FORGED,
+    )
     assert shown_numbers(v.text) == [1, 2]
     assert [passage_index(passages, c.passage) for c in v.citations] == [0, 2]
     assert v.repairs.added == 2
@@ -459,7 +491,12 @@ def test_bullet_answer_keeps_one_citation_per_line(check):
 
 
 # -- properties -----------------------------------------------------------------------------------
-SUPPORTED = [FT_MEMO, REJECTED, DELIST_25, "The company is also accused of supplying AI-related services to the military."]
+SUPPORTED = [
+    FT_MEMO,
+    REJECTED,
+    DELIST_25,
+    "The company is also accused of supplying AI-related services to the military.",
+]
 INVENTED = [STOCK_PRICE, INVENTED_YEAR, "Jack Ma personally approved the PLA contract."]
 NOISE = ["Certainly!", "Here is what I found:", "\n", "\n\nSources:\n[1] FT\n", "U.S.", "e.g.", "[][[]]", "[999999]",
          "阿里巴巴 🙂", "—", "...", "?!"]  # fmt: skip
@@ -480,7 +517,11 @@ fragment = st.one_of(
 )
 answer_like = st.lists(fragment, max_size=10).map(" ".join)
 PROPERTY = settings(
-    max_examples=100, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 

@@ -19,7 +19,12 @@ def run(*args, tmp_path, check_exit=None, extra_env=None):
         **(extra_env or {}),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     if check_exit is not None:
@@ -31,13 +36,21 @@ def run(*args, tmp_path, check_exit=None, extra_env=None):
 def messy(tmp_path):
     folder = tmp_path / "in"
     write(folder / "good.txt", SAMPLE.read_text(encoding="utf-8"))
-    (folder / "latin.txt").write_bytes("Caf\xe9 owners \x93welcome\x94 the new rules.\nThe mayor\x92s plan passed.".encode("latin-1"))
-    write(folder / "broken.html", "<html><title>Broken page</title><body><p>Officials confirmed the bridge reopens Monday.<div><li>item")
+    (folder / "latin.txt").write_bytes(
+        "Caf\xe9 owners \x93welcome\x94 the new rules.\nThe mayor\x92s plan passed.".encode("latin-1")
+    )
+    write(
+        folder / "broken.html",
+        "<html><title>Broken page</title><body><p>Officials confirmed the bridge reopens Monday.<div><li>item",
+    )
     (folder / "empty.txt").write_bytes(b"")
     write(folder / "blank.md", "   \n\n ")
     (folder / "image.txt").write_bytes(bytes(range(256)) * 20)
     write(folder / "bad.json", '{"title": "x", "text": ')
-    write(folder / "feed.jsonl", '{"title": "Ok item", "text": "The port reopened."}\nnot json\n{"title": "No text"}\n')
+    write(
+        folder / "feed.jsonl",
+        '{"title": "Ok item", "text": "The port reopened."}\nnot json\n{"title": "No text"}\n',
+    )
     return folder
 
 
@@ -58,7 +71,9 @@ def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy)
     assert (again["added"], again["updated"], again["unchanged"], again["chunks"]) == (0, 0, 4, 0)
 
     # The non-UTF-8 file was decoded, not mangled.
-    hits = json.loads(run("search", "mayor plan", "--json", tmp_path=tmp_path, check_exit=0).stdout)["results"]
+    hits = json.loads(run("search", "mayor plan", "--json", tmp_path=tmp_path, check_exit=0).stdout)[
+        "results"
+    ]
     assert "The mayor’s plan passed." in hits[0]["text"]
     assert set(hits[0]) == {"text", "source", "title", "chunk_id", "start", "end", "score"}
 
@@ -86,7 +101,9 @@ def test_search_and_stats(tmp_path):
     proc = run("search", "anything", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.count("\n") == 1 and "assistant ingest" in proc.stderr
     run("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
-    hits = json.loads(run("search", "what did Alibaba deny", "--json", tmp_path=tmp_path, check_exit=0).stdout)
+    hits = json.loads(
+        run("search", "what did Alibaba deny", "--json", tmp_path=tmp_path, check_exit=0).stdout
+    )
     top = hits["results"][0]
     assert "Alibaba rejected the White House’s claims" in top["text"]
     assert SAMPLE.read_text(encoding="utf-8")[top["start"] : top["end"]] == top["text"]
@@ -104,7 +121,9 @@ def test_user_errors_are_one_line(tmp_path):
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "assistant.toml").write_text("search_k = 'many'\n")
     proc = run("search", "x", tmp_path=tmp_path, check_exit=1)
-    assert proc.stderr.strip().splitlines() == ["error: invalid setting search_k: Input should be a valid integer, unable to parse string as an integer"]
+    assert proc.stderr.strip().splitlines() == [
+        "error: invalid setting search_k: Input should be a valid integer, unable to parse string as an integer"
+    ]
 
 
 def test_help_is_fast_to_import():

@@ -30,7 +30,12 @@ def test_openai_standard_variables_and_secret():
     s = load_settings(env={"OPENAI_API_KEY": "sk-secret", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})
     assert s.openai_base_url == "http://127.0.0.1:1/v1"
     assert "sk-secret" not in repr(s)
-    assert s.fingerprint() == load_settings(env={"OPENAI_API_KEY": "other", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}).fingerprint()
+    assert (
+        s.fingerprint()
+        == load_settings(
+            env={"OPENAI_API_KEY": "other", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}
+        ).fingerprint()
+    )
 
 
 def test_fingerprint_changes_with_results_affecting_settings():

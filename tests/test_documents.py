@@ -63,7 +63,9 @@ def test_all_lists_the_public_names():
 
 
 def test_txt_title_is_first_non_empty_line_and_text_is_whole_file(tmp_path):
-    path = write(tmp_path, "story.txt", "\ufeff\n   \n  Budget Passes Senate  \r\nThe vote was 51-49.\r\rMore.\n\n  \t")
+    path = write(
+        tmp_path, "story.txt", "\ufeff\n   \n  Budget Passes Senate  \r\nThe vote was 51-49.\r\rMore.\n\n  \t"
+    )
     article = load_one(path)
     assert article.title == "Budget Passes Senate"
     # BOM gone, CRLF and CR become LF, trailing whitespace gone, the title line kept.
@@ -120,7 +122,9 @@ def test_md_front_matter_gives_metadata_and_is_removed_from_text(tmp_path):
 
 
 def test_md_front_matter_without_title_falls_back_to_heading(tmp_path):
-    article = load_one(write(tmp_path, "fm.md", "---\npublished: Tue, 05 Nov 2024 10:00:00 GMT\n---\n# Real Title\ntext\n"))
+    article = load_one(
+        write(tmp_path, "fm.md", "---\npublished: Tue, 05 Nov 2024 10:00:00 GMT\n---\n# Real Title\ntext\n")
+    )
     assert article.title == "Real Title"
     assert article.published == "2024-11-05"
     assert article.source == "fm.md"
@@ -244,7 +248,9 @@ def test_html_keeps_the_article_and_leaves_out_the_page_around_it(tmp_path):
         "Ferries to the islands resumed at noon, and the first cargo ship docked in the evening.",
         "Repairs cost 4.2 million euros, less than the 5 million the council had set aside in March.",
     ]
-    related = "".join(f'<li><a href="/n/{n}">Related story number {n} about the city</a></li>' for n in range(8))
+    related = "".join(
+        f'<li><a href="/n/{n}">Related story number {n} about the city</a></li>' for n in range(8)
+    )
     page = (
         "<html><head><title>Harbour reopens</title></head><body>"
         '<div class="cookie">We use cookies to improve your experience. Accept all cookies?</div>'
@@ -273,7 +279,11 @@ def test_html_deeply_nested_unclosed_tags_load(tmp_path):
 
 
 def test_html_without_text_is_empty(tmp_path):
-    path = write(tmp_path, "empty.html", "<html><head><title>T</title><script>x()</script></head><body><nav>Menu</nav></body></html>")
+    path = write(
+        tmp_path,
+        "empty.html",
+        "<html><head><title>T</title><script>x()</script></head><body><nav>Menu</nav></body></html>",
+    )
     with pytest.raises(EmptyArticle) as caught:
         load_file(path)
     assert "no text after HTML cleaning" in str(caught.value)
@@ -293,7 +303,12 @@ def test_json_list_of_articles(tmp_path):
     assert (first.title, first.text, first.url, first.source, first.author) == (
         "One", "First body.\nLine two.", "https://a.example/1", "https://a.example/1", "A",
     )  # fmt: skip
-    assert (second.title, second.text, second.source, second.published) == ("Two", "Second body.", "feed.json", "2024-01-02")
+    assert (second.title, second.text, second.source, second.published) == (
+        "Two",
+        "Second body.",
+        "feed.json",
+        "2024-01-02",
+    )
     assert not first.text.startswith("One")  # the title is not prepended to feed text
     assert first.path == second.path == str((tmp_path / "feed.json").resolve())
 
@@ -316,7 +331,12 @@ def test_json_missing_title_uses_first_line_of_text(tmp_path):
 
 
 def test_json_item_missing_text_is_a_problem_others_load(tmp_path):
-    items = [{"title": "Good", "text": "ok"}, {"title": "No body"}, {"title": "Blank", "text": "   "}, "not an object"]
+    items = [
+        {"title": "Good", "text": "ok"},
+        {"title": "No body"},
+        {"title": "Blank", "text": "   "},
+        "not an object",
+    ]
     result = load_file(write(tmp_path, "feed.json", json.dumps(items)))
     assert [a.title for a in result.articles] == ["Good"]
     assert result.problems == [
@@ -442,7 +462,9 @@ def test_utf16_with_bom_is_decoded(tmp_path, encoding):
 
 
 def test_utf16_html_is_decoded(tmp_path):
-    article = load_one(write(tmp_path, "wide.html", "<title>Wide</title><p>Wide page.</p>", encoding="utf-16"))
+    article = load_one(
+        write(tmp_path, "wide.html", "<title>Wide</title><p>Wide page.</p>", encoding="utf-16")
+    )
     assert (article.title, article.text) == ("Wide", "Wide page.")
 
 
@@ -537,7 +559,13 @@ def test_content_hash_changes_with_text_but_id_does_not(tmp_path):
 
 
 def test_content_hash_covers_metadata(tmp_path):
-    item = {"title": "T", "text": "body", "url": "https://x.example", "published": "2024-01-01", "author": "Al"}
+    item = {
+        "title": "T",
+        "text": "body",
+        "url": "https://x.example",
+        "published": "2024-01-01",
+        "author": "Al",
+    }
     base = load_one(write(tmp_path, "f.json", json.dumps(item))).content_hash
     assert base == sha16("\x1f".join(["T", "body", "https://x.example", "2024-01-01", "Al"]))
     changed = load_one(write(tmp_path, "f.json", json.dumps({**item, "author": "Bo"}))).content_hash
@@ -602,7 +630,9 @@ def _has_binary_control(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text)
 
 
-@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text())
 def test_any_text_file_loads_as_its_normalised_content_or_fails_cleanly(tmp_path, content):
     path = write(tmp_path, "prop.txt", content)

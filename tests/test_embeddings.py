@@ -43,5 +43,7 @@ def test_checksum_mismatch_is_reported(tmp_path):
 def test_openai_backend_needs_a_key_or_server():
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         emb.make_embeddings(load_settings(env={"ASSISTANT_EMBEDDING": "openai"}))
-    remote = emb.make_embeddings(load_settings(env={"ASSISTANT_EMBEDDING": "openai", "OPENAI_API_KEY": "sk-x"}))
+    remote = emb.make_embeddings(
+        load_settings(env={"ASSISTANT_EMBEDDING": "openai", "OPENAI_API_KEY": "sk-x"})
+    )
     assert remote.model_id == "openai:text-embedding-3-small"

@@ -53,7 +53,9 @@ def corpus_files() -> list[Path]:
     matter. (The corpus also links the bundled sample article, a real page of another shape.)"""
     if not CORPUS.is_dir():
         return []
-    return sorted(p for p in CORPUS.iterdir() if p.is_file() and not p.is_symlink() and p.suffix in CORPUS_SUFFIXES)
+    return sorted(
+        p for p in CORPUS.iterdir() if p.is_file() and not p.is_symlink() and p.suffix in CORPUS_SUFFIXES
+    )
 
 
 @cache
@@ -124,7 +126,11 @@ def test_ids_are_unique_and_numbered():
 
 def test_counts_per_type_meet_the_minimums():
     counts = Counter(row["type"] for row in ROWS)
-    short = {kind: (counts.get(kind, 0), least) for kind, least in MIN_PER_TYPE.items() if counts.get(kind, 0) < least}
+    short = {
+        kind: (counts.get(kind, 0), least)
+        for kind, least in MIN_PER_TYPE.items()
+        if counts.get(kind, 0) < least
+    }
     assert not short, f"too few questions of type (have, need): {short}"
 
 
@@ -132,7 +138,9 @@ def test_every_type_has_questions_in_both_splits():
     splits: dict[str, set[str]] = {}
     for row in ROWS:
         splits.setdefault(row["type"], set()).add(row["split"])
-    assert all(row["split"] in SPLITS for row in ROWS), [row["id"] for row in ROWS if row["split"] not in SPLITS]
+    assert all(row["split"] in SPLITS for row in ROWS), [
+        row["id"] for row in ROWS if row["split"] not in SPLITS
+    ]
     # Every type tuned on is reported on unseen questions too; a type may be test-only
     # (written for the test split, never tuned on), never dev-only.
     assert not [kind for kind, found in splits.items() if "test" not in found], splits
@@ -144,7 +152,9 @@ def test_corpus_has_enough_articles():
 
 
 def test_questions_are_not_repeated():
-    questions = Counter((row.get("question", "").strip().lower(), json.dumps(row.get("history"))) for row in ROWS)
+    questions = Counter(
+        (row.get("question", "").strip().lower(), json.dumps(row.get("history"))) for row in ROWS
+    )
     assert not [q for q, n in questions.items() if n > 1]
 
 
@@ -155,10 +165,14 @@ def test_the_two_sample_questions_are_present():
     assert deny[0]["must_include"] == [["rejected", "denied", "denies"]]
     assert "Alibaba rejected the White House’s claims in a statement to FT." in deny[0]["evidence"]
 
-    follow = [r for r in ROWS if r["question"] == "Did it say whether it ever had a relationship with the PLA?"]
+    follow = [
+        r for r in ROWS if r["question"] == "Did it say whether it ever had a relationship with the PLA?"
+    ]
     assert len(follow) == 1
     assert follow[0]["type"] == "follow-up"
-    assert follow[0]["history"] == [{"question": "What did Alibaba deny?", "answer": "Alibaba rejected the White House's claims."}]
+    assert follow[0]["history"] == [
+        {"question": "What did Alibaba deny?", "answer": "Alibaba rejected the White House's claims."}
+    ]
     assert follow[0]["must_include"] == [["declined", "avoids", "avoided", "did not comment", "no comment"]]
     assert follow[0]["sources"] == [SAMPLE_NAME]
 
@@ -204,7 +218,9 @@ def test_evidence_is_verbatim_in_a_source(row):
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_reference_answer_passes_its_own_must_include(row):
     answer = row["answer"].lower()
-    missing = [item for item in row["must_include"] if not any(a.lower() in answer for a in alternatives(item))]
+    missing = [
+        item for item in row["must_include"] if not any(a.lower() in answer for a in alternatives(item))
+    ]
     assert not missing, f"reference answer lacks {missing}"
 
 
@@ -249,7 +265,9 @@ def test_update_cites_a_dated_article(row):
     assert any(dated.values()), f"no source of {row['sources']} is a .md with a front matter date"
     backed = set().union(*(sources_with(row, e) for e in row["evidence"]))
     newest = max((d for d in dated.values() if d), default=None)
-    assert any(dated.get(name) == newest for name in backed), "no evidence sentence comes from the newest cited article"
+    assert any(dated.get(name) == newest for name in backed), (
+        "no evidence sentence comes from the newest cited article"
+    )
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r["type"] == "follow-up"], ids=lambda r: r["id"])
@@ -269,14 +287,20 @@ CORPUS_FILES = corpus_files()
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_corpus_article_format(path):
-    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.(txt|md)", path.name), "file names are lowercase-with-dashes"
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.(txt|md)", path.name), (
+        "file names are lowercase-with-dashes"
+    )
     text = path.read_bytes().decode("utf-8")  # strict: the corpus is UTF-8
     if path.suffix == ".md":
         # The headline is the front matter's title; the body is everything after the block.
         assert text.startswith("---\n"), "a .md article starts with a --- front matter block"
         article = loaded(path)
-        assert re.search(r"^title:[ \t]*\S", text.split("\n---\n", 1)[0], re.MULTILINE), "front matter needs a non-empty title"
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", article.published or ""), f"front matter date {article.published!r} is not YYYY-MM-DD"
+        assert re.search(r"^title:[ \t]*\S", text.split("\n---\n", 1)[0], re.MULTILINE), (
+            "front matter needs a non-empty title"
+        )
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", article.published or ""), (
+            f"front matter date {article.published!r} is not YYYY-MM-DD"
+        )
         assert (article.author or "").strip(), "front matter needs an author"
         text = article.text
         lines = text.splitlines()

@@ -11,7 +11,6 @@ from assistant.evals.gate import check_thresholds, compare
 from assistant.evals.metrics import QuestionResult, aggregate, score_answer, term_overlap
 from assistant.evals.report import markdown_report
 from assistant.evals.run import run_eval, unstable
-from assistant.followup import Turn
 from assistant.models import Answer, AnswerSentence, Citation, Passage, Repairs
 
 from .conftest import SAMPLE, write
@@ -24,11 +23,24 @@ def passage(text, source="a.txt"):
 
 
 def answer(text, sentences, citations, refused=False):
-    return Answer("q", text, tuple(sentences), tuple(citations), refused, (), "p", "m", {"total_s": 1.0, "retrieve_s": 0.1}, Repairs())
+    return Answer(
+        "q",
+        text,
+        tuple(sentences),
+        tuple(citations),
+        refused,
+        (),
+        "p",
+        "m",
+        {"total_s": 1.0, "retrieve_s": 0.1},
+        Repairs(),
+    )
 
 
 def question(kind="factoid", must=(("rejected", "denied"),), evidence=(EVIDENCE,)):
-    return EvalQuestion("q1", kind, "What did Alibaba deny?", "ref", must, ("a.txt",) if evidence else (), evidence)
+    return EvalQuestion(
+        "q1", kind, "What did Alibaba deny?", "ref", must, ("a.txt",) if evidence else (), evidence
+    )
 
 
 def lexical_support(sentence, text):
@@ -63,13 +75,19 @@ def test_wrong_chunk_citation_and_missing_fact_are_caught():
 
 
 def test_refusals_and_false_refusals():
-    refused = answer("The articles do not say.", [AnswerSentence("The articles do not say.", (), False)], [], refused=True)
+    refused = answer(
+        "The articles do not say.", [AnswerSentence("The articles do not say.", (), False)], [], refused=True
+    )
     unanswerable = score_answer(question("unanswerable", (), ()), refused, [], lexical_support, 0.5)
     assert unanswerable.correct and unanswerable.refusal_correct
     answerable = score_answer(question(), refused, [EVIDENCE], lexical_support, 0.5)
     assert answerable.false_refusal and not answerable.correct
     metrics = aggregate([unanswerable, answerable])
-    assert metrics["refusal_accuracy"] == 1.0 and metrics["false_refusal_rate"] == 1.0 and metrics["answer_correctness"] == 0.0
+    assert (
+        metrics["refusal_accuracy"] == 1.0
+        and metrics["false_refusal_rate"] == 1.0
+        and metrics["answer_correctness"] == 0.0
+    )
 
 
 def test_precision_alce_rule_extra_citation_is_imprecise():
@@ -85,11 +103,16 @@ def test_precision_alce_rule_extra_citation_is_imprecise():
 
 def test_gate_baseline_and_repeats():
     metrics = {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "latency_total_p95_s": 3.0}
-    assert check_thresholds(metrics, {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "_note": "x"}) == []
+    assert (
+        check_thresholds(metrics, {"answer_correctness": 0.8, "false_refusal_rate": 0.1, "_note": "x"}) == []
+    )
     failures = check_thresholds(metrics, {"answer_correctness": 0.85, "false_refusal_rate": 0.05, "mrr": 0.5})
     assert [f.split(":")[0] for f in failures] == ["answer_correctness", "false_refusal_rate", "mrr"]
     rows = [QuestionResult(id="a", type="factoid", question="q", correct=False, refused=False, answer="now")]
-    baseline = {"metrics": {"answer_correctness": 0.9}, "questions": [{"id": "a", "correct": True, "answer": "before"}]}
+    baseline = {
+        "metrics": {"answer_correctness": 0.9},
+        "questions": [{"id": "a", "correct": True, "answer": "before"}],
+    }
     diff = compare(rows, {"answer_correctness": 0.8}, baseline)
     assert diff["worse"][0]["id"] == "a" and diff["deltas"] == {"answer_correctness": -0.1}
     same = QuestionResult(id="a", type="factoid", question="q", correct=True, refused=False, answer="x")
@@ -101,18 +124,63 @@ def test_dataset_errors_are_one_line(tmp_path):
     bad = write(tmp_path / "d.jsonl", '{"id": "x"}\n')
     with pytest.raises(AssistantError, match="line 1"):
         load_dataset(bad)
-    wrong_type = write(tmp_path / "t.jsonl", json.dumps({"id": "x", "type": "riddle", "question": "q", "answer": "a", "must_include": [], "sources": [], "evidence": []}))
+    wrong_type = write(
+        tmp_path / "t.jsonl",
+        json.dumps(
+            {
+                "id": "x",
+                "type": "riddle",
+                "question": "q",
+                "answer": "a",
+                "must_include": [],
+                "sources": [],
+                "evidence": [],
+            }
+        ),
+    )
     with pytest.raises(AssistantError, match="unknown type"):
         load_dataset(wrong_type)
 
 
 def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
     data = tmp_path / "ev"
-    write(data / "corpus" / "port.txt", "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n")
+    write(
+        data / "corpus" / "port.txt",
+        "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
+    )
     rows = [
-        {"id": "a", "type": "numeric", "question": "How many ships were delayed?", "answer": "120", "must_include": ["120"], "sources": ["port.txt"], "evidence": ["Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."]},
-        {"id": "b", "type": "follow-up", "question": "Did it comment on that?", "answer": "It declined.", "must_include": ["declined"], "sources": [SAMPLE.name], "evidence": ["However, the company declined to comment on whether it has ever maintained a relationship with the PLA."], "history": [{"question": "What did Alibaba deny?", "answer": "The claims."}]},
-        {"id": "c", "type": "unanswerable", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
+        {
+            "id": "a",
+            "type": "numeric",
+            "question": "How many ships were delayed?",
+            "answer": "120",
+            "must_include": ["120"],
+            "sources": ["port.txt"],
+            "evidence": [
+                "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."
+            ],
+        },
+        {
+            "id": "b",
+            "type": "follow-up",
+            "question": "Did it comment on that?",
+            "answer": "It declined.",
+            "must_include": ["declined"],
+            "sources": [SAMPLE.name],
+            "evidence": [
+                "However, the company declined to comment on whether it has ever maintained a relationship with the PLA."
+            ],
+            "history": [{"question": "What did Alibaba deny?", "answer": "The claims."}],
+        },
+        {
+            "id": "c",
+            "type": "unanswerable",
+            "question": "What is Alibaba's current stock price?",
+            "answer": "The articles do not say.",
+            "must_include": [],
+            "sources": [],
+            "evidence": [],
+        },
     ]
     write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
     report = run_eval(settings, data / "golden.jsonl", "extractive", repeat=2)
@@ -122,7 +190,16 @@ def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
     assert report.questions[1].standalone_question.startswith("Did Alibaba comment")
     assert report.questions[0].correct and report.questions[2].correct
     assert report.unstable == ()  # extractive is deterministic
-    assert set(report.metrics) >= {"retrieval_recall_at_k", "mrr", "answer_correctness", "citation_recall", "citation_precision", "refusal_accuracy", "false_refusal_rate", "latency_total_p95_s"}
+    assert set(report.metrics) >= {
+        "retrieval_recall_at_k",
+        "mrr",
+        "answer_correctness",
+        "citation_recall",
+        "citation_precision",
+        "refusal_accuracy",
+        "false_refusal_rate",
+        "latency_total_p95_s",
+    }
     again = run_eval(settings, data / "golden.jsonl", "extractive")
     assert again.corpus_fingerprint == report.corpus_fingerprint
     assert len(list((settings.cache_dir / "eval-index").iterdir())) == 1
@@ -142,13 +219,46 @@ def test_eval_index_is_per_checkout(tmp_path, settings):
 
 def test_a_split_asks_only_its_questions_and_reports_each_split(tmp_path, settings):
     data = tmp_path / "ev"
-    write(data / "corpus" / "port.txt", "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n")
-    write(data / "corpus" / "ferry.md", "---\ntitle: Ferry fares rise\ndate: 2026-05-02\n---\nThe ferry company raised fares by 8 percent in May.\n")
+    write(
+        data / "corpus" / "port.txt",
+        "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
+    )
+    write(
+        data / "corpus" / "ferry.md",
+        "---\ntitle: Ferry fares rise\ndate: 2026-05-02\n---\nThe ferry company raised fares by 8 percent in May.\n",
+    )
     evidence = "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."
     rows = [
-        {"id": "a", "type": "numeric", "split": "dev", "question": "How many ships were delayed?", "answer": "120", "must_include": ["120"], "sources": ["port.txt"], "evidence": [evidence]},
-        {"id": "b", "type": "numeric", "split": "test", "question": "By how much did ferry fares rise?", "answer": "8 percent", "must_include": ["8 percent"], "sources": ["ferry.md"], "evidence": ["The ferry company raised fares by 8 percent in May."]},
-        {"id": "c", "type": "unanswerable", "split": "test", "question": "What is Alibaba's current stock price?", "answer": "The articles do not say.", "must_include": [], "sources": [], "evidence": []},
+        {
+            "id": "a",
+            "type": "numeric",
+            "split": "dev",
+            "question": "How many ships were delayed?",
+            "answer": "120",
+            "must_include": ["120"],
+            "sources": ["port.txt"],
+            "evidence": [evidence],
+        },
+        {
+            "id": "b",
+            "type": "numeric",
+            "split": "test",
+            "question": "By how much did ferry fares rise?",
+            "answer": "8 percent",
+            "must_include": ["8 percent"],
+            "sources": ["ferry.md"],
+            "evidence": ["The ferry company raised fares by 8 percent in May."],
+        },
+        {
+            "id": "c",
+            "type": "unanswerable",
+            "split": "test",
+            "question": "What is Alibaba's current stock price?",
+            "answer": "The articles do not say.",
+            "must_include": [],
+            "sources": [],
+            "evidence": [],
+        },
     ]
     write(data / "golden.jsonl", "\n".join(json.dumps(r) for r in rows))
     dev = run_eval(settings, data / "golden.jsonl", "extractive", split="dev")

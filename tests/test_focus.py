@@ -25,7 +25,10 @@ def test_units_keep_a_list_with_its_introduction():
     units = [LIST_PASSAGE[a:b] for a, b in units_of(LIST_PASSAGE)]
     assert units[0] == "Intelligence Findings"
     assert units[1].endswith("- Payment records") and units[1].startswith("According to")
-    assert units[2:] == ["The company is also accused of supplying AI services.", "It has offices in many cities."]
+    assert units[2:] == [
+        "The company is also accused of supplying AI services.",
+        "It has offices in many cities.",
+    ]
 
 
 def store_and_searcher(settings, embeddings):
@@ -44,7 +47,9 @@ def test_focus_is_a_true_sub_span_within_budget_around_the_answer(settings, embe
         assert whole.start <= part.start < part.end <= whole.end
         assert part.text == whole.text[part.start - whole.start : part.end - whole.start]
         assert part.text == article[part.start : part.end]
-        assert count_tokens(part.text) <= 70 + 10 or part.text.count(".") <= 1  # one over-long sentence may exceed
+        assert (
+            count_tokens(part.text) <= 70 + 10 or part.text.count(".") <= 1
+        )  # one over-long sentence may exceed
     assert any("declined to comment" in p.text for p in focused)
     assert sum(count_tokens(p.text) for p in focused) < 0.7 * sum(count_tokens(p.text) for p in passages)
     assert focus_passages(question, passages, searcher.embed, 0) == passages
@@ -70,8 +75,12 @@ class Recording(ChatProvider):
 def test_the_model_reads_focused_passages_but_citations_are_whole_passages(settings, embeddings):
     searcher = store_and_searcher(settings, embeddings)
     settings = settings.model_copy(update={"passage_focus_tokens": 70})
-    provider = Recording("Alibaba declined to comment on whether it has ever maintained a relationship with the PLA [1].")
-    answer = Answerer(searcher, provider, settings).ask("Did Alibaba say whether it ever had a relationship with the PLA?")
+    provider = Recording(
+        "Alibaba declined to comment on whether it has ever maintained a relationship with the PLA [1]."
+    )
+    answer = Answerer(searcher, provider, settings).ask(
+        "Did Alibaba say whether it ever had a relationship with the PLA?"
+    )
     shown = provider.seen[0]
     assert all(len(s.text) < len(h.passage.text) for s, h in zip(shown, answer.passages))
     assert not answer.refused and answer.citations

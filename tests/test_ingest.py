@@ -36,7 +36,10 @@ def open_store(settings):
 def corpus(tmp_path):
     folder = tmp_path / "articles"
     write(folder / "alibaba.txt", SAMPLE.read_text(encoding="utf-8"))
-    write(folder / "port.md", "# Port strike ends\n\nDock workers in Rotterdam ended a nine-day strike on Friday after a wage deal.\n")
+    write(
+        folder / "port.md",
+        "# Port strike ends\n\nDock workers in Rotterdam ended a nine-day strike on Friday after a wage deal.\n",
+    )
     return folder
 
 
@@ -67,7 +70,10 @@ def test_changed_article_replaces_its_passages(tmp_path, settings, counting):
     ingest([folder], settings, embeddings=counting)
     store = open_store(settings)
     before = store.articles()
-    write(folder / "port.md", "# Port strike ends\n\nDock workers in Antwerp returned after a pay rise of 4 percent.\n")
+    write(
+        folder / "port.md",
+        "# Port strike ends\n\nDock workers in Antwerp returned after a pay rise of 4 percent.\n",
+    )
     report = ingest([folder], settings, embeddings=counting)
     assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
     store = open_store(settings)
@@ -99,8 +105,16 @@ def test_prune_removes_articles_whose_files_are_gone(tmp_path, settings, countin
 def test_feed_entry_removed_from_a_feed_is_removed(tmp_path, settings, counting):
     feed = tmp_path / "feed.jsonl"
     items = [
-        {"title": "Tariffs rise", "text": "The ministry raised tariffs on steel by 10 percent.", "url": "https://x.test/1"},
-        {"title": "Rail deal", "text": "The rail union signed a three-year deal on Monday.", "url": "https://x.test/2"},
+        {
+            "title": "Tariffs rise",
+            "text": "The ministry raised tariffs on steel by 10 percent.",
+            "url": "https://x.test/1",
+        },
+        {
+            "title": "Rail deal",
+            "text": "The rail union signed a three-year deal on Monday.",
+            "url": "https://x.test/2",
+        },
     ]
     feed.write_text("\n".join(json.dumps(i) for i in items))
     assert ingest([feed], settings, embeddings=counting).added == 2

@@ -91,24 +91,34 @@ def write_corpus(folder: Path, n: int, seed: int = 7) -> None:
         paragraphs = []
         for p in range(rng.randint(2, 6)):
             sentences = [
-                " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 15))).capitalize() + f", said source {p}{s}."
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 15))).capitalize()
+                + f", said source {p}{s}."
                 for s in range(rng.randint(3, 6))
             ]
             paragraphs.append(" ".join(sentences))
         paragraphs[0] += f" The codeword is quokka{i}."
-        (folder / f"story{i:02d}.md").write_text(f"# Story {i} on {WORDS[i % len(WORDS)]}\n\n" + "\n\n".join(paragraphs) + "\n")
+        (folder / f"story{i:02d}.md").write_text(
+            f"# Story {i} on {WORDS[i % len(WORDS)]}\n\n" + "\n\n".join(paragraphs) + "\n"
+        )
 
 
 def expected(folder: Path, settings) -> dict[str, dict]:
     """article id -> {'ids': chunk ids of the current version, 'hash', 'source'}."""
     sizes = ChunkSizes(
-        settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens
+        settings.chunk_target_tokens,
+        settings.chunk_max_tokens,
+        settings.chunk_min_tokens,
+        settings.chunk_overlap_tokens,
     )
     out = {}
     for path in sorted(folder.iterdir()):
         for article in load_file(path).articles:
             chunks = chunk_article(article, sizes)
-            out[article.article_id] = {"ids": {c.chunk_id for c in chunks}, "hash": article.content_hash, "source": path.name}
+            out[article.article_id] = {
+                "ids": {c.chunk_id for c in chunks},
+                "hash": article.content_hash,
+                "source": path.name,
+            }
     return out
 
 
@@ -116,7 +126,19 @@ def start(tmp_path, folder, index, *, batch=None, point="none", extra=()):
     if batch is None and point == "none":
         cmd = [str(CLI), "ingest", str(folder), "--index", str(index), "--json", *extra]
     else:
-        cmd = [sys.executable, "-c", DRIVER, point, str(batch or 256), "ingest", str(folder), "--index", str(index), "--json", *extra]
+        cmd = [
+            sys.executable,
+            "-c",
+            DRIVER,
+            point,
+            str(batch or 256),
+            "ingest",
+            str(folder),
+            "--index",
+            str(index),
+            "--json",
+            *extra,
+        ]
     return subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -193,7 +215,9 @@ def check_final(tmp_path, index: Path, folder: Path, embeddings) -> None:
         by_article.setdefault(meta["article_id"], []).append((chunk_id, meta, text))
     assert set(by_article) == set(want), "articles lost or left over"
     for article_id, rows in by_article.items():
-        assert {c for c, _, _ in rows} == want[article_id]["ids"], f"{want[article_id]['source']}: wrong passages"
+        assert {c for c, _, _ in rows} == want[article_id]["ids"], (
+            f"{want[article_id]['source']}: wrong passages"
+        )
         assert {m["content_hash"] for _, m, _ in rows} == {want[article_id]["hash"]}
         assert {int(m["n_passages"]) for _, m, _ in rows} == {len(rows)}
         texts = [t for _, _, t in rows]
@@ -216,7 +240,9 @@ def report(result: subprocess.CompletedProcess) -> dict:
 
 def snapshot(folder: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -250,7 +276,9 @@ def test_killed_at_a_spread_of_moments_then_rerun(tmp_path, embeddings):
     want = expected(folder, settings_for(tmp_path, index))
     total = sum(len(a["ids"]) for a in want.values())
     kills, partial = 0, 0
-    moments = [("start", None, 0.3), ("lock", None, 0.3)] + [("lock", 1, d) for d in (0.0, 0.05, 0.12, 0.25, 0.4, 0.6)]
+    moments = [("start", None, 0.3), ("lock", None, 0.3)] + [
+        ("lock", 1, d) for d in (0.0, 0.05, 0.12, 0.25, 0.4, 0.6)
+    ]
     for anchor, saves, delay in moments:
         proc = start(tmp_path, folder, index, batch=4)
         if anchor == "lock":
@@ -277,7 +305,9 @@ def test_update_killed_after_lexical_saves_then_rerun(tmp_path, embeddings):
     before = expected(folder, settings_for(tmp_path, index))
     for i in range(0, 20, 2):  # half change
         path = folder / f"story{i:02d}.md"
-        path.write_text(path.read_text().replace("The codeword", "Revised: the codeword") + "\nA late update on grain.\n")
+        path.write_text(
+            path.read_text().replace("The codeword", "Revised: the codeword") + "\nA late update on grain.\n"
+        )
     (folder / "story19.md").unlink()
     after = expected(folder, settings_for(tmp_path, index))
     kills = 0
@@ -289,7 +319,9 @@ def test_update_killed_after_lexical_saves_then_rerun(tmp_path, embeddings):
     print(f"update: {kills} kills")
     assert kills >= 3, kills
     final = report(run(tmp_path, folder, index, extra=("--prune",)))
-    assert final["chunks"] <= sum(len(after[a]["ids"]) for a in after if after[a]["hash"] != before[a]["hash"])
+    assert final["chunks"] <= sum(
+        len(after[a]["ids"]) for a in after if after[a]["hash"] != before[a]["hash"]
+    )
     check_final(tmp_path, index, folder, embeddings)
 
 
@@ -372,7 +404,9 @@ time.sleep(600)
 @contextmanager
 def another_process_holding_the_lock(index: Path) -> Iterator[None]:
     """Another process holds ``index/.lock`` (as an ingest at work does) until the block ends."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(index / ".lock")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         yield
@@ -383,7 +417,11 @@ def another_process_holding_the_lock(index: Path) -> Iterator[None]:
 
 def cli(tmp_path: Path, index: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(CLI), *command, "--index", str(index)], env=env(tmp_path), capture_output=True, text=True, timeout=60
+        [str(CLI), *command, "--index", str(index)],
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -395,13 +433,21 @@ def test_an_index_a_first_ingest_is_creating_is_named_busy_not_damaged(tmp_path,
     folder, index = tmp_path / "articles", tmp_path / "index"
     write_corpus(folder, 3)
     index.mkdir()
-    (index / "assistant-index.json").write_text(json.dumps({"format": 1, "kind": "assistant passage index"}) + "\n")
+    (index / "assistant-index.json").write_text(
+        json.dumps({"format": 1, "kind": "assistant passage index"}) + "\n"
+    )
     (index / "chroma").mkdir()
     with another_process_holding_the_lock(index):
-        for command, expected in ((["ingest", str(folder)], "another ingest is writing to"), (["search", "quokka1"], "an ingest is creating")):
+        for command, expected in (
+            (["ingest", str(folder)], "another ingest is writing to"),
+            (["search", "quokka1"], "an ingest is creating"),
+        ):
             result = cli(tmp_path, index, *command)
             lines = result.stderr.strip().splitlines()
-            assert result.returncode == 1 and len(lines) == 1 and expected in lines[0], (command, result.stderr)
+            assert result.returncode == 1 and len(lines) == 1 and expected in lines[0], (
+                command,
+                result.stderr,
+            )
             assert str(index) in lines[0]
     report(run(tmp_path, folder, index))
     check_final(tmp_path, index, folder, embeddings)
@@ -458,7 +504,9 @@ def foreign_folder(index: Path) -> None:
     (index / "data" / "notes.sqlite3").write_bytes(b"SQLite format 3\x00" + bytes(100))
 
 
-@pytest.mark.parametrize("damage", [damage_sqlite_garbage, damage_sqlite_truncated, damage_marker, foreign_folder])
+@pytest.mark.parametrize(
+    "damage", [damage_sqlite_garbage, damage_sqlite_truncated, damage_marker, foreign_folder]
+)
 def test_damaged_or_foreign_folder_is_refused_untouched(tmp_path, small_index, damage):
     index = tmp_path / "index"
     shutil.copytree(small_index / "index", index)
@@ -473,5 +521,8 @@ def test_damaged_or_foreign_folder_is_refused_untouched(tmp_path, small_index, d
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
         assert str(index) in lines[0]
-        assert any(hint in lines[0] for hint in ("move it aside", "choose an empty or new folder", "point --index at")), lines[0]
+        assert any(
+            hint in lines[0]
+            for hint in ("move it aside", "choose an empty or new folder", "point --index at")
+        ), lines[0]
         assert snapshot(index) == before, "the damaged folder was changed"

@@ -44,7 +44,9 @@ def measured(*args, tmp_path: Path, check_exit: int | None = None):
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     started = time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "assistant", *args], stdout=stdout, stderr=stderr, env=env, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", *args], stdout=stdout, stderr=stderr, env=env, cwd=tmp_path
+        )
     killer = threading.Timer(300, proc.kill)
     killer.start()
     try:
@@ -153,7 +155,9 @@ def test_a_long_line_without_punctuation_is_ingested_in_bounded_passages(tmp_pat
     path.write_text(line, encoding="utf-8")
     report, _ = ingest_json(tmp_path, path)
     assert report["added"] == 1 and report["chunks"] > 15
-    hits = json.loads(measured("search", "harbour repairs", "--json", tmp_path=tmp_path, check_exit=0).stdout)["results"]
+    hits = json.loads(
+        measured("search", "harbour repairs", "--json", tmp_path=tmp_path, check_exit=0).stdout
+    )["results"]
     assert hits and all(count_tokens(h["text"]) <= 260 and len(h["title"]) <= 300 for h in hits)
     assert all(line[h["start"] : h["end"]] == h["text"] for h in hits)
 
@@ -197,7 +201,10 @@ DEEP_MARKUP = [
     pytest.param("<article>x " * 20_000 + "Deep text survives here.", id="20k-nested-articles"),
     pytest.param("<p>Deep text survives here.</p><nav>" + "<div>" * DEEP + "menu", id="100k-deep-in-nav"),
     # Each of these took minutes (quadratic) before: a walk up or down per tag.
-    pytest.param("<p>Deep text survives here.</p>" + "<div>" * 20_000 + "<title></title>" * 20_000, id="20k-titles-deep"),
+    pytest.param(
+        "<p>Deep text survives here.</p>" + "<div>" * 20_000 + "<title></title>" * 20_000,
+        id="20k-titles-deep",
+    ),
     pytest.param("<p>Deep text survives here.</p>" + "<h1>" * 20_000, id="20k-nested-empty-h1"),
     pytest.param("<p>Deep text survives here.</p>" + "<main>" * 20_000, id="20k-nested-empty-main"),
 ]
@@ -206,7 +213,9 @@ DEEP_MARKUP = [
 def deep_page(folder: Path, markup: str) -> Path:
     path = folder / "deep.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<html><head><title>Deep page</title></head><body>{markup}</body></html>", encoding="utf-8")
+    path.write_text(
+        f"<html><head><title>Deep page</title></head><body>{markup}</body></html>", encoding="utf-8"
+    )
     return path
 
 
@@ -272,7 +281,10 @@ def test_mixed_and_broken_encodings_are_decoded(tmp_path, name):
     if expected:
         assert article.text == expected
     if name.startswith("wide"):  # UTF-16 without a BOM: read as text, not refused as binary
-        assert (article.title, article.text) == ("News headline", "News headline\nThe port reopened on Monday after repairs.")
+        assert (article.title, article.text) == (
+            "News headline",
+            "News headline\nThe port reopened on Monday after repairs.",
+        )
 
 
 # --------------------------------------------------------------------------- RTL, invisible, NUL
@@ -300,7 +312,10 @@ def test_rtl_text_with_bidi_controls_is_ingested_and_offsets_hold(tmp_path):
 @pytest.mark.slow
 def test_zero_width_characters_do_not_make_an_article(tmp_path, good):
     visible = tmp_path / "in" / "zw.txt"
-    visible.write_text("Zero\u200bwidth title\nThe\u200b port\u200c re\u200dopened\u2060 on\ufeff Monday.\u200b\n", encoding="utf-8")
+    visible.write_text(
+        "Zero\u200bwidth title\nThe\u200b port\u200c re\u200dopened\u2060 on\ufeff Monday.\u200b\n",
+        encoding="utf-8",
+    )
     invisible = tmp_path / "in" / "zw-only.txt"
     invisible.write_text("\u200b\u200c\u200d\u2060\ufeff\u200b\n\u200b", encoding="utf-8")
     report, stderr = ingest_json(tmp_path, visible, invisible)
@@ -315,7 +330,9 @@ def test_nul_bytes_refuse_a_text_file_and_never_reach_article_text(tmp_path, goo
     raw = tmp_path / "in" / "nul.txt"
     raw.write_bytes(b"Title\nSome text\x00with a NUL byte.\n")
     escaped = tmp_path / "in" / "nul.json"
-    escaped.write_text(json.dumps({"title": "T\u0000itle", "text": "Has \u0000 an escaped NUL."}), encoding="utf-8")
+    escaped.write_text(
+        json.dumps({"title": "T\u0000itle", "text": "Has \u0000 an escaped NUL."}), encoding="utf-8"
+    )
     proc = measured("ingest", str(raw), str(escaped), str(good), tmp_path=tmp_path, check_exit=0)
     assert skipped_lines(proc.stderr) == [f"skipped {raw}: binary file, not text"]
     assert "2 added" in proc.stdout
@@ -336,7 +353,10 @@ def test_every_bad_file_is_one_line_and_the_rest_of_the_batch_is_ingested(tmp_pa
     proc = measured("ingest", str(folder), tmp_path=tmp_path, check_exit=0)
     lines = skipped_lines(proc.stderr)
     named = sorted(re.match(r"skipped (.+?): ", line).group(1) for line in lines)
-    assert named == sorted(str(folder / n) for n in ["nul.txt", "zw-only.md", "image.html", "bad.json", "deep.json", "huge.jsonl"])
+    assert named == sorted(
+        str(folder / n)
+        for n in ["nul.txt", "zw-only.md", "image.html", "bad.json", "deep.json", "huge.jsonl"]
+    )
     assert "1 added" in proc.stdout and "6 skipped" in proc.stdout
     assert not [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("skipped ")]
 

@@ -18,7 +18,13 @@ def build() -> LexicalIndex:
 
 
 def test_tokenize_stems_and_drops_stopwords():
-    assert tokenize("The companies denied it; Alibaba denies claims") == ["company", "deny", "alibaba", "deny", "claim"]
+    assert tokenize("The companies denied it; Alibaba denies claims") == [
+        "company",
+        "deny",
+        "alibaba",
+        "deny",
+        "claim",
+    ]
 
 
 def test_ranking_and_missing_terms():
@@ -51,6 +57,11 @@ def test_filters():
     ix = build()
     only_one = ix.mask({"one.txt"})
     assert {i for i, _ in ix.search("alibaba", 5, only_one)} == {"a", "c"}
-    assert [i for i, _ in ix.search("alibaba weather companies", 5, ix.mask(published_from=20240515))] == ["b"]
+    assert [i for i, _ in ix.search("alibaba weather companies", 5, ix.mask(published_from=20240515))] == [
+        "b"
+    ]
     dated_until = ix.mask(published_to=20240530)
-    assert {i for i, _ in ix.search("alibaba companies", 5, dated_until)} == {"a", "d"}  # undated 'c' excluded
+    assert {i for i, _ in ix.search("alibaba companies", 5, dated_until)} == {
+        "a",
+        "d",
+    }  # undated 'c' excluded

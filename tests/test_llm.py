@@ -21,7 +21,6 @@ pytestmark = pytest.mark.slow
 DENIAL = "Alibaba rejected the White House’s claims"
 
 
-
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     from assistant.config import load_settings
@@ -85,14 +84,23 @@ def test_piped_chat_answers_the_follow_up_about_the_pla_with_the_local_model(ind
     }
     questions = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant", "chat", "--json"], input=questions, capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "assistant", "chat", "--json"],
+        input=questions,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     first, second = [json.loads(line) for line in proc.stdout.splitlines()]
     assert first["provider"] == second["provider"] == "local"
     assert not second["refused"], second
     said = second["answer"].lower()
-    assert "comment" in said and "pla" in said and any(w in said for w in ("declin", "avoid", "did not", "refus")), said
+    assert (
+        "comment" in said
+        and "pla" in said
+        and any(w in said for w in ("declin", "avoid", "did not", "refus"))
+    ), said
     # cited to a passage that says it declined to comment on a PLA relationship
     cited = [c["text"] for c in second["citations"]]
     assert cited and any("comment" in text and "PLA" in text for text in cited), second["citations"]
@@ -197,7 +205,9 @@ def test_openai_provider_streams_from_a_real_server(index, server):
 
 def test_openai_provider_connection_error_is_one_line(index):
     settings, searcher = index
-    nowhere = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1", "request_timeout_s": 5})
+    nowhere = settings.model_copy(
+        update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1", "request_timeout_s": 5}
+    )
     answerer = Answerer(searcher, make_provider(nowhere, searcher, "openai"), nowhere)
     with pytest.raises(ProviderError, match="cannot connect") as caught:
         answerer.ask("What did Alibaba deny?")

@@ -58,7 +58,12 @@ def env_for(folder: Path, server_dir: Path, **settings) -> dict:
 
 def run(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env, cwd=env["HOME"], timeout=timeout
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=env["HOME"],
+        timeout=timeout,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
@@ -96,7 +101,10 @@ def test_the_first_ask_starts_the_server_the_next_reuses_it_and_server_stop_ends
     assert server_lines(first.stderr) == []  # starting one is no news
     one = status(env)
     assert one["running"] and one["state"] == "ready" and one["served"] >= 1
-    assert oct((server_dir / "llm.sock").stat().st_mode & 0o777) == "0o600" and oct(server_dir.stat().st_mode & 0o777) == "0o700"
+    assert (
+        oct((server_dir / "llm.sock").stat().st_mode & 0o777) == "0o600"
+        and oct(server_dir.stat().st_mode & 0o777) == "0o700"
+    )
 
     second = run(env, "ask", QUESTION, "--json")
     assert second.returncode == 0 and server_lines(second.stderr) == [], second.stderr
@@ -104,15 +112,27 @@ def test_the_first_ask_starts_the_server_the_next_reuses_it_and_server_stop_ends
     # its cache, which can tip a close call at temperature 0.)
     assert not json.loads(second.stdout)["refused"]
     two = status(env)
-    assert two["pid"] == one["pid"] and two["served"] > one["served"] and starts_logged(server_dir) == 1  # no second load
+    assert (
+        two["pid"] == one["pid"] and two["served"] > one["served"] and starts_logged(server_dir) == 1
+    )  # no second load
     # ... and its prompt cache: the second ask's prompt was found there, all but its last tokens
     read_again = two["prompt_tokens_read"] - one["prompt_tokens_read"]
-    assert read_again < 0.1 * one["prompt_tokens_read"] and two["prompt_tokens_cached"] > one["prompt_tokens_cached"], (one, two)
+    assert (
+        read_again < 0.1 * one["prompt_tokens_read"]
+        and two["prompt_tokens_cached"] > one["prompt_tokens_cached"]
+    ), (one, two)
     shown = run(env, "server", "status")
-    assert shown.returncode == 0 and f"(pid {one['pid']})" in shown.stdout and "found in the cache" in shown.stdout
+    assert (
+        shown.returncode == 0
+        and f"(pid {one['pid']})" in shown.stdout
+        and "found in the cache" in shown.stdout
+    )
 
     stopped = run(env, "server", "stop")
-    assert stopped.returncode == 0 and stopped.stdout.strip() == f"stopped the local model server (pid {one['pid']})"
+    assert (
+        stopped.returncode == 0
+        and stopped.stdout.strip() == f"stopped the local model server (pid {one['pid']})"
+    )
     assert not ModelServer(folder=server_dir).alive()
     assert not (server_dir / "llm.sock").exists() and not (server_dir / "server.pid").exists()
     assert run(env, "server", "status").returncode == 1
@@ -235,7 +255,9 @@ ModelServer(ServerSpec(Path(sys.argv[1]), Path(sys.argv[2]), "fifo", 1, 512, 300
 def test_a_server_still_loading_ends_with_the_command_that_started_it(tmp_path, server_dir, how):
     fifo = tmp_path / "model.gguf"
     os.mkfifo(fifo)
-    starter = subprocess.Popen([sys.executable, "-c", _STARTER, str(server_dir), str(fifo)], stderr=subprocess.PIPE, text=True)
+    starter = subprocess.Popen(
+        [sys.executable, "-c", _STARTER, str(server_dir), str(fifo)], stderr=subprocess.PIPE, text=True
+    )
     wait_for(lambda: (server_dir / "server.pid").exists() or starter.poll() is not None, 60, "started")
     assert starter.poll() is None, starter.communicate()[1]
     daemon = json.loads((server_dir / "server.pid").read_text())["pid"]
@@ -244,7 +266,10 @@ def test_a_server_still_loading_ends_with_the_command_that_started_it(tmp_path, 
     starter.send_signal(how)
     starter.communicate(timeout=30)
     wait_for(lambda: not ModelServer(folder=server_dir).alive(), 10, "gone")
-    assert not Path(f"/proc/{daemon}/cmdline").exists() or b"model_daemon" not in Path(f"/proc/{daemon}/cmdline").read_bytes()
+    assert (
+        not Path(f"/proc/{daemon}/cmdline").exists()
+        or b"model_daemon" not in Path(f"/proc/{daemon}/cmdline").read_bytes()
+    )
     if how == signal.SIGINT:  # the command ended it and cleaned up after it
         assert not (server_dir / "server.pid").exists() and not (server_dir / "llm.sock").exists()
 
@@ -257,7 +282,9 @@ def test_with_local_server_off_the_model_runs_inside_the_command(index, server_d
     assert list(server_dir.iterdir()) == []  # the server folder was never used
 
 
-def test_a_server_killed_mid_answer_is_one_error_line_and_the_next_question_gets_a_new_server(index, server_dir):
+def test_a_server_killed_mid_answer_is_one_error_line_and_the_next_question_gets_a_new_server(
+    index, server_dir
+):
     from assistant.config import load_settings
     from assistant.errors import ProviderError
     from assistant.prompts import DEFAULT_PROMPTS_DIR, load_prompts
@@ -279,7 +306,9 @@ def test_a_server_killed_mid_answer_is_one_error_line_and_the_next_question_gets
     message = str(caught.value)
     assert "\n" not in message and f"the local model server (pid {pid}) stopped while answering" in message
     assert "".join(provider.stream_messages([{"role": "user", "content": "Say OK."}], max_tokens=3)).strip()
-    assert notes == [f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one"]
+    assert notes == [
+        f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one"
+    ]
     assert provider.server.status()["pid"] != pid
 
 
@@ -294,7 +323,9 @@ def test_the_server_gives_the_same_tokens_and_odds_as_the_model_in_process(serve
     for served in (True, False):
         settings = load_settings(env={}, server_dir=server_dir, local_server=served)
         odds: list = []
-        text = "".join(LocalProvider(settings, prompts).stream_messages(messages, max_tokens=12, alternatives=odds))
+        text = "".join(
+            LocalProvider(settings, prompts).stream_messages(messages, max_tokens=12, alternatives=odds)
+        )
         written[served] = (text, odds)
     (text, odds), (text_in_process, odds_in_process) = written[True], written[False]
     assert text == text_in_process and len(odds) == len(odds_in_process) > 3
@@ -310,7 +341,9 @@ def test_a_client_that_goes_away_stops_the_servers_work(index, server_dir):
 
     settings = load_settings(env={}, server_dir=server_dir, max_answer_tokens=200)
     provider = LocalProvider(settings, load_prompts(DEFAULT_PROMPTS_DIR))
-    stream = provider.stream_messages([{"role": "user", "content": "Count from 1 to 150, one number per line."}])
+    stream = provider.stream_messages(
+        [{"role": "user", "content": "Count from 1 to 150, one number per line."}]
+    )
     assert next(stream)
     assert provider.server.status()["active"] == 1
     stream.close()  # what Ctrl-C does to the answer being shown

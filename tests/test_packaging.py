@@ -27,7 +27,9 @@ def test_every_package_under_assistant_is_listed_for_the_build():
         for init in (REPO / "assistant").rglob("__init__.py")
         if "__pycache__" not in init.parts
     }
-    assert found and found <= _listed_packages(), f"add to pyproject.toml's packages: {sorted(found - _listed_packages())}"
+    assert found and found <= _listed_packages(), (
+        f"add to pyproject.toml's packages: {sorted(found - _listed_packages())}"
+    )
 
 
 def test_bundled_folders_are_the_repository_folders_in_a_checkout():
@@ -45,7 +47,9 @@ def installed(tmp_path_factory) -> Path:
     dependencies come from this environment)."""
     work = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(REPO)], check=True)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(REPO)], check=True
+    )
     (wheel,) = (work / "dist").glob("assistant-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(work / "site"), str(wheel)], check=True)
     return work
@@ -54,10 +58,17 @@ def installed(tmp_path_factory) -> Path:
 def _run(installed: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     # No settings of the caller's, but the test's own model server folder, so that the ask's
     # server is the one the test's teardown stops.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k == "ASSISTANT_SERVER_DIR"}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k == "ASSISTANT_SERVER_DIR"
+    }
     environ.update(PYTHONPATH=str(installed / "site"), TERM="dumb", **env)
     return subprocess.run(
-        [sys.executable, "-m", "assistant", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "assistant", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

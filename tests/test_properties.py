@@ -23,7 +23,10 @@ from assistant.models import Article
 from assistant.tokens import count_tokens
 
 PROPERTY = settings(
-    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 # --------------------------------------------------------------------------- inputs
@@ -46,9 +49,9 @@ TEXT_PIECES = [
 
 any_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=300)
 texty = st.lists(st.one_of(st.sampled_from(TEXT_PIECES), any_text), max_size=25).map("".join)
-htmly = st.lists(st.one_of(st.sampled_from(HTML_PIECES), st.sampled_from(TEXT_PIECES), any_text), max_size=30).map(
-    "".join
-)
+htmly = st.lists(
+    st.one_of(st.sampled_from(HTML_PIECES), st.sampled_from(TEXT_PIECES), any_text), max_size=30
+).map("".join)
 json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texty)
 feed_item = st.fixed_dictionaries(
     {},
@@ -57,7 +60,9 @@ feed_item = st.fixed_dictionaries(
         "text": json_scalar,
         "content": json_scalar,
         "url": json_scalar,
-        "published": st.one_of(json_scalar, st.sampled_from(["2024-11-05", "Tue, 05 Nov 2024 10:00:00 GMT", "2024/13/45"])),
+        "published": st.one_of(
+            json_scalar, st.sampled_from(["2024-11-05", "Tue, 05 Nov 2024 10:00:00 GMT", "2024/13/45"])
+        ),
         "author": json_scalar,
     },
 )
@@ -69,9 +74,9 @@ feed = st.one_of(
 )
 
 
-encoded = st.tuples(st.one_of(texty, htmly), st.sampled_from(["utf-8", "utf-16", "utf-16-le", "cp1252", "latin-1"])).map(
-    lambda te: te[0].encode(te[1], errors="replace")
-)
+encoded = st.tuples(
+    st.one_of(texty, htmly), st.sampled_from(["utf-8", "utf-16", "utf-16-le", "cp1252", "latin-1"])
+).map(lambda te: te[0].encode(te[1], errors="replace"))
 file_bytes = st.one_of(st.binary(max_size=400), encoded)
 
 
@@ -104,7 +109,9 @@ def check_loaded(path: Path) -> None:
         assert article.title.strip() and "\n" not in article.title and len(article.title) <= 300
         article.title.encode("utf-8")
         assert "\x00" not in article.title
-        assert re.fullmatch(r"[0-9a-f]{16}", article.article_id) and re.fullmatch(r"[0-9a-f]{16}", article.content_hash)
+        assert re.fullmatch(r"[0-9a-f]{16}", article.article_id) and re.fullmatch(
+            r"[0-9a-f]{16}", article.content_hash
+        )
         if article.published:
             assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", article.published)
 
@@ -161,7 +168,9 @@ sizes_strategy = st.integers(16, 64).flatmap(
 
 
 def check_chunks(text: str, sizes: ChunkSizes) -> None:
-    article = Article("a1b2c3d4e5f60718", text.split("\n")[0][:50], text, "t.txt", "/t.txt", "0123456789abcdef")
+    article = Article(
+        "a1b2c3d4e5f60718", text.split("\n")[0][:50], text, "t.txt", "/t.txt", "0123456789abcdef"
+    )
     passages = chunk_article(article, sizes)
     covered = bytearray(len(text))
     for position, p in enumerate(passages):

@@ -34,9 +34,16 @@ def srv():
 
 
 def provider_for(base_url: str, tmp_path, **overrides):
-    values = dict(request_timeout_s=1, provider_max_retries=2, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+    values = dict(
+        request_timeout_s=1,
+        provider_max_retries=2,
+        index_dir=tmp_path / "index",
+        cache_dir=tmp_path / "cache",
+    )
     values |= overrides
-    settings = load_settings(env={}, provider="openai", openai_base_url=base_url, openai_api_key=KEY, **values)
+    settings = load_settings(
+        env={}, provider="openai", openai_base_url=base_url, openai_api_key=KEY, **values
+    )
     return make_provider(settings, None, "openai")
 
 
@@ -56,7 +63,9 @@ def one_line(error: ProviderError | None, *fragments: str) -> str:
     message = str(error)
     assert "\n" not in message and message.startswith("openai provider: ")
     assert KEY not in message and KEY not in repr(error)
-    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)  # no SDK error chained
+    assert error.__cause__ is None and (
+        error.__context__ is None or error.__suppress_context__
+    )  # no SDK error chained
     for fragment in fragments:
         assert fragment in message, message
     return message
@@ -83,7 +92,11 @@ def test_slow_first_byte_within_the_timeout_is_answered(srv, tmp_path):
 def test_hang_times_out_after_bounded_retries(srv, tmp_path):
     srv.script([], then="hang")
     text, error, took = run(provider_for(srv.base_url, tmp_path, request_timeout_s=0.5))
-    one_line(error, f"the server at {srv.base_url} did not answer within 0.5 s after 3 attempts", "REQUEST_TIMEOUT_S")
+    one_line(
+        error,
+        f"the server at {srv.base_url} did not answer within 0.5 s after 3 attempts",
+        "REQUEST_TIMEOUT_S",
+    )
     assert text == "" and len(srv.chat_requests) == 3
     gaps = srv.gaps()  # timeout, then backoff 0.5 s and 1 s
     assert gaps[0] >= 0.5 + 0.5 and gaps[1] >= 0.5 + 1.0
@@ -117,7 +130,9 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(srv, tmp_path):
 def test_server_errors_are_retried_with_backoff_then_one_line(srv, tmp_path, status, phrase):
     srv.script([], then=status)
     text, error, took = run(provider_for(srv.base_url, tmp_path))
-    message = one_line(error, f"the server at {srv.base_url} answered HTTP {status} ({phrase}) after 3 attempts")
+    message = one_line(
+        error, f"the server at {srv.base_url} answered HTTP {status} ({phrase}) after 3 attempts"
+    )
     assert message.endswith(": try again later") and text == ""
     assert len(srv.chat_requests) == 3
     gaps = srv.gaps()
@@ -139,7 +154,9 @@ def test_malformed_json_is_one_line_not_retried(srv, tmp_path):
     assert len(srv.chat_requests) == 1
 
 
-@pytest.mark.parametrize("mode, fragment", [("cut_stream", "broke off midway"), ("no_finish", "ended before it was complete")])
+@pytest.mark.parametrize(
+    "mode, fragment", [("cut_stream", "broke off midway"), ("no_finish", "ended before it was complete")]
+)
 def test_cut_stream_raises_after_the_partial_text_and_is_not_retried(srv, tmp_path, mode, fragment):
     srv.script([mode])
     text, error, _ = run(provider_for(srv.base_url, tmp_path))
@@ -201,7 +218,18 @@ def test_fault_server_speaks_the_protocol(srv):
 def test_fault_server_runs_in_the_foreground():
     port = free_port()
     script = Path(__file__).with_name("fault_server.py")
-    args = [sys.executable, str(script), "--port", str(port), "--mode", "ok", "--chunk-delay", "0.01", "--answer", "One two."]
+    args = [
+        sys.executable,
+        str(script),
+        "--port",
+        str(port),
+        "--mode",
+        "ok",
+        "--chunk-delay",
+        "0.01",
+        "--answer",
+        "One two.",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip().endswith(f"http://127.0.0.1:{port}/v1")
@@ -247,7 +275,9 @@ def test_cut_stream_through_the_answerer_gives_no_answer(srv, tmp_path, index_di
     assert len(srv.chat_requests) == 2
 
 
-def ask_cli(srv_url: str, index_dir: Path, tmp_path: Path, *extra: str, log: str = "") -> subprocess.CompletedProcess:
+def ask_cli(
+    srv_url: str, index_dir: Path, tmp_path: Path, *extra: str, log: str = ""
+) -> subprocess.CompletedProcess:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -258,7 +288,16 @@ def ask_cli(srv_url: str, index_dir: Path, tmp_path: Path, *extra: str, log: str
     }
     if log:
         env["OPENAI_LOG"] = log
-    args = [str(ASSISTANT), "ask", "What did Alibaba deny?", "--provider", "openai", "--index", str(index_dir), *extra]
+    args = [
+        str(ASSISTANT),
+        "ask",
+        "What did Alibaba deny?",
+        "--provider",
+        "openai",
+        "--index",
+        str(index_dir),
+        *extra,
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert KEY not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
@@ -287,7 +326,7 @@ def test_cli_prints_one_error_line_without_the_key(srv, tmp_path, index_dir, mod
     proc = ask_cli(srv.base_url, index_dir, tmp_path)
     assert proc.returncode == 1 and proc.stdout == ""
     [line] = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: openai provider: ") and srv.base_url in line and message in line, line
+    assert line.startswith("error: openai provider: ") and srv.base_url in line and message in line, line
     assert len(srv.chat_requests) == len(modes)
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in srv.chat_requests)
 

@@ -26,8 +26,18 @@ ARTICLES = {
 }
 
 FEED = [
-    {"title": "Old tariff story", "text": "Tariffs on imported steel went up in spring.", "url": "https://n.test/a", "published": "2023-03-01"},
-    {"title": "New tariff story", "text": "Tariffs on imported steel were cut again.", "url": "https://n.test/b", "published": "2024-09-15"},
+    {
+        "title": "Old tariff story",
+        "text": "Tariffs on imported steel went up in spring.",
+        "url": "https://n.test/a",
+        "published": "2023-03-01",
+    },
+    {
+        "title": "New tariff story",
+        "text": "Tariffs on imported steel were cut again.",
+        "url": "https://n.test/b",
+        "published": "2024-09-15",
+    },
 ]
 
 

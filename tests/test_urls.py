@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from assistant.fetch import FetchError, Fetcher
+from assistant.fetch import Fetcher, FetchError
 from assistant.ingest import ingest
 from assistant.service import index_stats
 from assistant.store import PassageStore
@@ -29,7 +29,7 @@ def page(title: str, paragraphs: list[str], canonical: str | None = None) -> str
     link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (
-        f"<html><head><title>{title}</title>{link}<meta name=\"author\" content=\"Ann Lee\"></head><body>"
+        f'<html><head><title>{title}</title>{link}<meta name="author" content="Ann Lee"></head><body>'
         '<nav><a href="/">Home</a> <a href="/news">News</a></nav>'
         f"<article><h1>{title}</h1>{body}</article><footer>Copyright Harbour Times</footer></body></html>"
     )
@@ -81,12 +81,18 @@ def reasons(report) -> dict[str, str]:
 
 
 def test_a_page_url_is_fetched_extracted_and_re_ingested_with_its_etag(web, settings, counting, fetcher):
-    web.route("/story", page("Harbour reopens", STORY, canonical="https://harbour.example/story"), etag='"v1"')
+    web.route(
+        "/story", page("Harbour reopens", STORY, canonical="https://harbour.example/story"), etag='"v1"'
+    )
     url = web.url("/story")
     first = ingest([url], settings, embeddings=counting, fetcher=fetcher)
     assert (first.added, first.skipped) == (1, [])
     [record] = stored(settings).values()
-    assert (record.path, record.source, record.title) == (url, "https://harbour.example/story", "Harbour reopens")
+    assert (record.path, record.source, record.title) == (
+        url,
+        "https://harbour.example/story",
+        "Harbour reopens",
+    )
     passages = PassageStore.open(settings, counting.model_id).article_passages(record.article_id)
     text = "\n".join(p.text for p in passages)
     assert all(s in text for s in STORY) and "Home" not in text and "Copyright" not in text
@@ -96,7 +102,11 @@ def test_a_page_url_is_fetched_extracted_and_re_ingested_with_its_etag(web, sett
     assert counting.embedded == embedded  # nothing embedded again
     assert web.hits("/story")[-1].headers.get("if-none-match") == '"v1"'
     # the page changes: a new ETag, the new text, its passages replaced
-    web.route("/story", page("Harbour reopens", [*STORY[:2], "The quay will be inspected again in May."]), etag='"v2"')
+    web.route(
+        "/story",
+        page("Harbour reopens", [*STORY[:2], "The quay will be inspected again in May."]),
+        etag='"v2"',
+    )
     changed = ingest([url], settings, embeddings=counting, fetcher=fetcher)
     assert (changed.updated, changed.unchanged) == (1, 0) and counting.embedded > embedded
 
@@ -139,8 +149,14 @@ def test_redirects_are_followed_and_bounded(web, settings, counting, fetcher):
     [
         ({"status": 404, "body": "gone"}, "HTTP 404 Not Found"),
         ({"status": 500, "body": "oops"}, "HTTP 500 Internal Server Error"),
-        ({"body": b"\x89PNG....", "content_type": "image/png"}, "unsupported content type 'image/png' (expected a web page, an RSS or Atom feed, or a PDF)"),
-        ({"body": b"\x01\x02 just bytes", "content_type": None}, "no content type, and the body is not one (expected a web page, an RSS or Atom feed, or a PDF)"),
+        (
+            {"body": b"\x89PNG....", "content_type": "image/png"},
+            "unsupported content type 'image/png' (expected a web page, an RSS or Atom feed, or a PDF)",
+        ),
+        (
+            {"body": b"\x01\x02 just bytes", "content_type": None},
+            "no content type, and the body is not one (expected a web page, an RSS or Atom feed, or a PDF)",
+        ),
         ({"body": "x" * 300_000}, "too large (0.3 MB; the limit is 0.2 MB)"),
         ({"body": "x" * 300_000, "drip": 0.0}, "too large (more than the limit of 0.2 MB)"),
         ({"hang": True}, "timed out (no response, after 1 s)"),
@@ -175,7 +191,11 @@ def test_fetcher_refuses_other_schemes():
 
 
 def test_a_pdf_url_keeps_its_pages(web, settings, counting, fetcher):
-    web.route("/report.pdf", pdf_bytes([["Harbour report", "Page one text."], ["Page two text."]]), content_type="application/pdf")
+    web.route(
+        "/report.pdf",
+        pdf_bytes([["Harbour report", "Page one text."], ["Page two text."]]),
+        content_type="application/pdf",
+    )
     report = ingest([web.url("/report.pdf")], settings, embeddings=counting, fetcher=fetcher)
     assert report.added == 1
     [passage] = PassageStore.open(settings, counting.model_id).all_passages()
@@ -195,7 +215,9 @@ def test_a_feed_url_fetches_the_pages_of_summary_only_entries(web, settings, cou
     assert len(web.hits("/harbour")) == 1 and web.hits("/budget") == []  # a full entry needs no page
     store = PassageStore.open(settings, counting.model_id)
     harbour = [p for p in store.all_passages() if p.title == "Harbour reopens"]
-    assert STORY[0] in harbour[0].text and not harbour[0].summary_only and harbour[0].published == "2024-11-05"
+    assert (
+        STORY[0] in harbour[0].text and not harbour[0].summary_only and harbour[0].published == "2024-11-05"
+    )
     assert index_stats(settings)["summary_only_articles"] == 0
     # not modified: only the feed is asked, nothing embedded
     embedded = counting.embedded
@@ -205,7 +227,9 @@ def test_a_feed_url_fetches_the_pages_of_summary_only_entries(web, settings, cou
     # the feed changes: a new entry's page is fetched, the unchanged entry's is not
     web.route("/rss", feed(base, [("Harbour reopens", "/harbour", None), ("Rail strike", "/rail", None)]),
               content_type="application/rss+xml", etag='"f2"')  # fmt: skip
-    web.route("/rail", page("Rail strike", ["Train drivers will strike on Friday over pay, the union said."] * 3))
+    web.route(
+        "/rail", page("Rail strike", ["Train drivers will strike on Friday over pay, the union said."] * 3)
+    )
     changed = ingest([web.url("/rss")], settings, embeddings=counting, fetcher=fetcher)
     assert (changed.added, changed.unchanged, changed.removed) == (1, 1, 1)  # the budget entry left the feed
     assert len(web.hits("/harbour")) == 1 and len(web.hits("/rail")) == 1
@@ -216,7 +240,9 @@ def test_a_summary_entry_whose_page_fails_keeps_its_summary_and_says_so(web, set
     report = ingest([web.url("/rss")], settings, embeddings=counting, fetcher=fetcher)
     assert report.added == 1
     assert reasons(report) == {
-        web.url("/rss"): f"entry 'Harbour reopens': page {web.url('/missing')}: HTTP 404 Not Found; its summary was ingested"
+        web.url(
+            "/rss"
+        ): f"entry 'Harbour reopens': page {web.url('/missing')}: HTTP 404 Not Found; its summary was ingested"
     }
     assert index_stats(settings)["summary_only_articles"] == 1
 
@@ -245,21 +271,37 @@ def test_cli_ingests_a_url_and_reports_each_failure_in_one_line(web, tmp_path, m
     web.route("/img", b"\x89PNG", content_type="image/png")
     env_timeout = {"ASSISTANT_REQUEST_TIMEOUT_S": "1"}
     good = write(tmp_path / "in" / "good.txt", "Port news\nThe harbour reopened on Monday after repairs.\n")
-    args = ["ingest", web.url("/story"), web.url("/hang"), web.url("/img"), web.url("/nope"), str(good), "--json"]
+    args = [
+        "ingest",
+        web.url("/story"),
+        web.url("/hang"),
+        web.url("/img"),
+        web.url("/nope"),
+        str(good),
+        "--json",
+    ]
     proc = run(*args, tmp_path=tmp_path, check_exit=0, extra_env=env_timeout)
     report = json.loads(proc.stdout)
     assert report["added"] == 2
     assert {s["path"]: s["reason"] for s in report["skipped"]} == {
         web.url("/hang"): "timed out (no response, after 1 s)",
-        web.url("/img"): "unsupported content type 'image/png' (expected a web page, an RSS or Atom feed, or a PDF)",
+        web.url(
+            "/img"
+        ): "unsupported content type 'image/png' (expected a web page, an RSS or Atom feed, or a PDF)",
         web.url("/nope"): "HTTP 404 Not Found",
     }
-    text = run("ingest", web.url("/story"), web.url("/nope"), tmp_path=tmp_path, check_exit=0, extra_env=env_timeout)
+    text = run(
+        "ingest", web.url("/story"), web.url("/nope"), tmp_path=tmp_path, check_exit=0, extra_env=env_timeout
+    )
     assert f"skipped {web.url('/nope')}: HTTP 404 Not Found" in text.stderr
     assert "0 added, 0 updated, 1 unchanged" in text.stdout
     # --prune removes articles whose files are gone, never those from URLs
     good.unlink()
-    pruned = json.loads(run("ingest", str(tmp_path / "in"), "--prune", "--json", tmp_path=tmp_path, extra_env=env_timeout).stdout)
+    pruned = json.loads(
+        run(
+            "ingest", str(tmp_path / "in"), "--prune", "--json", tmp_path=tmp_path, extra_env=env_timeout
+        ).stdout
+    )
     assert pruned["removed"] == 1
     stats = json.loads(run("index", "stats", "--json", tmp_path=tmp_path, check_exit=0).stdout)
     assert stats["articles"] == 1

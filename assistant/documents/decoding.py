@@ -111,4 +111,3 @@ def scrub_surrogates(value: str) -> str:
     # encoded as UTF-8 by later stages, so it becomes U+FFFD here. So does an escaped
     # NUL ("\\u0000"), as HTML's &#0; does: text never holds one.
     return _LONE_SURROGATE.sub("\ufffd", value)
-

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from .article import collapse
 from ..text import split_sentences
+from .article import collapse
 from .decoding import SOFT_HYPHEN
 
 __all__ = ["without_injections", "clean_title", "ONLY_INJECTED"]
@@ -87,7 +87,9 @@ def _clean_line(line: str) -> str | None:
         return line
     if len(line) <= _LONG_LINE:
         return None  # a paragraph holding an injection is the injection's paragraph
-    end = len(line) if addressed is None else addressed  # an address to the model runs to the end of its block
+    end = (
+        len(line) if addressed is None else addressed
+    )  # an address to the model runs to the end of its block
     kept = [line[a:b] for a, b in sentences if b <= end and (a, b) not in forged]
     return line[: len(line) - len(line.lstrip())] + " ".join(kept) if kept else None
 
@@ -110,7 +112,12 @@ def without_injections(text: str) -> str:
             kept.append(_clean_line(line) if line.strip() else line)
     for i, line in enumerate(lines):
         following = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
-        if kept[i] is not None and _SOURCES_HEADING.match(line) and following is not None and kept[following] is None:
+        if (
+            kept[i] is not None
+            and _SOURCES_HEADING.match(line)
+            and following is not None
+            and kept[following] is None
+        ):
             kept[i] = None
     if kept == lines:
         return text

@@ -9,7 +9,19 @@ from pathlib import Path
 __all__ = ["SUFFIX_ORDER", "SUPPORTED_SUFFIXES", "SUFFIX_LIST", "discover", "unsupported_reason"]
 
 # Listed in this order in user-facing messages (a frozenset has no stable order).
-SUFFIX_ORDER = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml", ".rss", ".atom", ".pdf")
+SUFFIX_ORDER = (
+    ".txt",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".json",
+    ".jsonl",
+    ".xml",
+    ".rss",
+    ".atom",
+    ".pdf",
+)
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(SUFFIX_ORDER)
 SUFFIX_LIST = ", ".join(SUFFIX_ORDER)
 

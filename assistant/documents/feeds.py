@@ -48,10 +48,14 @@ def load_feed(path: Path, resolved: str, data: bytes) -> LoadResult:
     return parse_feed(data, str(path), resolved, path.name)
 
 
-def parse_feed(data: bytes, shown: str, resolved: str, fallback_source: str, headers: dict | None = None) -> LoadResult:
+def parse_feed(
+    data: bytes, shown: str, resolved: str, fallback_source: str, headers: dict | None = None
+) -> LoadResult:
     """The entries of a feed as articles (``shown`` names it in errors; ``resolved`` is
     its identity: the absolute file, or the URL)."""
-    parsed = feedparser.parse(data, response_headers=headers or {}, sanitize_html=False, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        data, response_headers=headers or {}, sanitize_html=False, resolve_relative_uris=False
+    )
     if not parsed.get("version") and not parsed.entries:
         why = type(parsed.get("bozo_exception")).__name__ if parsed.get("bozo") else "no feed elements"
         raise MalformedFile(shown, f"not an RSS or Atom feed ({why})")

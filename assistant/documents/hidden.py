@@ -72,7 +72,9 @@ def hidden_by_css(css: str) -> list[Selector]:
             parts = re.findall(r"([.#])([\w-]+)", match.group(2))
             ids = [name for kind, name in parts if kind == "#"]
             tag = match.group(1).lower() if match.group(1) else None
-            found.append(Selector(tag, frozenset(name for kind, name in parts if kind == "."), ids[0] if ids else None))
+            found.append(
+                Selector(tag, frozenset(name for kind, name in parts if kind == "."), ids[0] if ids else None)
+            )
     return found
 
 

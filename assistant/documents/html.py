@@ -115,7 +115,12 @@ def _extract(root: HtmlElement, url: str | None):
     comments (they are not the article) and no fallback to pruned furniture."""
     try:
         return trafilatura.bare_extraction(
-            root, url=url, with_metadata=True, include_comments=False, include_images=False, prune_xpath=_PRUNED
+            root,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_images=False,
+            prune_xpath=_PRUNED,
         )
     except RecursionError:
         return None
@@ -128,11 +133,15 @@ def load_html(path: Path, resolved: str, text: str) -> LoadResult:
         raise EmptyArticle(str(path), "no text after HTML cleaning") from None
     except RecursionError as exc:
         raise MalformedFile(str(path), f"HTML could not be parsed ({type(exc).__name__})") from None
-    article = page_article(path.name, resolved, resolved, body, meta, lambda reason: EmptyArticle(str(path), reason))
+    article = page_article(
+        path.name, resolved, resolved, body, meta, lambda reason: EmptyArticle(str(path), reason)
+    )
     return LoadResult([article])
 
 
-def page_article(fallback_source: str, identity: str, resolved: str, body: str, meta: PageMeta, error) -> Article:
+def page_article(
+    fallback_source: str, identity: str, resolved: str, body: str, meta: PageMeta, error
+) -> Article:
     """The article of one page: ``body`` through the injection filter, metadata cleaned.
     ``error(reason)`` builds the exception raised when nothing is left."""
     if not body:

@@ -26,7 +26,9 @@ def load_json(path: Path, resolved: str, text: str) -> LoadResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedFile(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise MalformedFile(
+            str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, deep nesting
         raise MalformedFile(str(path), f"invalid JSON: {one_line(exc)}") from None
     return _build_feed(path, resolved, _json_records(path, data), [])
@@ -65,7 +67,6 @@ def load_jsonl(path: Path, resolved: str, text: str) -> LoadResult:
         except (ValueError, RecursionError) as exc:
             problems.append(f"line {number}: invalid JSON ({one_line(exc)})")
     return _build_feed(path, resolved, records, problems)
-
 
 
 class _FeedItem(NamedTuple):

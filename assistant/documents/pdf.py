@@ -36,7 +36,9 @@ def load_pdf(path: Path, resolved: str, data: bytes) -> LoadResult:
     return read_pdf(data, str(path), resolved, path.name)
 
 
-def read_pdf(data: bytes, shown: str, resolved: str, fallback_source: str, url: str | None = None) -> LoadResult:
+def read_pdf(
+    data: bytes, shown: str, resolved: str, fallback_source: str, url: str | None = None
+) -> LoadResult:
     """The article of a PDF (``shown`` names it in errors; ``resolved`` is its identity:
     the absolute file, or the URL it was fetched from)."""
     reader = _open(shown, data)
