@@ -1,11 +1,7 @@
 """Who writes the answer. Every provider is one small subclass of :class:`Provider`:
 ``stream(question, passages)`` yields text (with ``[n]`` markers naming the passages,
-1-based); the citation verifier then checks whatever it wrote.
-
-- ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline,
-  in a model server shared by every command (or in-process).
-- ``openai``: OpenAI or any OpenAI-compatible server through the ``openai`` SDK.
-- ``extractive``: no model; the passage sentences that best answer the question.
+1-based); the citation verifier then checks whatever it wrote. The providers, by
+name, are in :mod:`.registry`.
 """
 
 from __future__ import annotations
@@ -14,7 +10,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
-from ..errors import ConfigError
 from ..models import Passage
 
 if TYPE_CHECKING:
@@ -22,9 +17,7 @@ if TYPE_CHECKING:
     from ..prompts import PromptSet
     from ..retrieval import Searcher
 
-__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider", "PROVIDER_NAMES"]
-
-PROVIDER_NAMES = ("local", "openai", "extractive")
+__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider"]
 
 
 class Provider(ABC):
@@ -33,6 +26,18 @@ class Provider(ABC):
     # Whether ``stream_messages`` (a ChatProvider's) accepts ``alternatives=[]`` and fills it
     # with a :class:`TokenOdds` per token written.
     gives_token_odds: ClassVar[bool] = False
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+        """The provider as ``settings`` configure it (how the registry makes one); by
+        default one with nothing to configure."""
+        return cls()
+
+    @classmethod
+    def start_early(cls, settings: "Settings") -> None:
+        """Have what the provider will need (a model server) start loading while the command
+        opens the index, before the provider is made. Never slow, never an error (making
+        the provider reports those); by default there is nothing to start."""
 
     @abstractmethod
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
@@ -60,10 +65,18 @@ class TokenOdds:
 
 
 class ChatProvider(Provider):
-    """A provider backed by a chat model: builds the messages from ``prompts/``."""
+    """A provider backed by a chat model: builds the messages from ``prompts/``. Made from
+    settings, a subclass is given the settings and the prompts."""
 
     def __init__(self, prompts: "PromptSet"):
         self.prompts = prompts
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+        from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
+
+        prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
+        return cls(settings, prompts)  # type: ignore[call-arg]
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         return self.stream_messages(self.prompts.messages(question, passages))
@@ -78,21 +91,7 @@ class ChatProvider(Provider):
 
 
 def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:
-    """The provider named (or configured), ready to answer."""
-    from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
+    """The provider named (or configured), ready to answer (see :mod:`.registry`)."""
+    from .registry import make_provider as make
 
-    name = name or settings.provider
-    if name == "extractive":
-        from .extractive import ExtractiveProvider
-
-        return ExtractiveProvider(searcher, settings.relevance_threshold)
-    prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
-    if name == "local":
-        from .local import LocalProvider
-
-        return LocalProvider(settings, prompts)
-    if name == "openai":
-        from .openai_compat import OpenAIProvider
-
-        return OpenAIProvider(settings, prompts)
-    raise ConfigError(f"unknown provider '{name}': choose one of {', '.join(PROVIDER_NAMES)}")
+    return make(settings, searcher, name)
