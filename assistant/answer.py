@@ -21,7 +21,7 @@ from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
-from .providers import ChatProvider, Provider, TokenOdds
+from .providers import Provider, TokenOdds
 from .retrieval import Searcher
 from .store import SearchFilter
 
@@ -185,7 +185,7 @@ class Answerer:
         reads all of them and only which comes first depends on the question
         (:func:`_whole_index_order`): then each of those few prompts is read ahead whole."""
         self.provider.warm_up()
-        if not isinstance(self.provider, ChatProvider):
+        if not self.provider.reads_prompts:  # nothing to read ahead
             return
         orders: list[list[Passage]] = [[]]
         if self._reads_whole_index(self.settings.answer_k):
@@ -194,10 +194,9 @@ class Answerer:
         for passages in orders:
             if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
                 return
-            self.provider.read_ahead(self.provider.prompts.messages("", passages))
-        read_rewrite_ahead = getattr(self.rewrite, "read_ahead", None)
-        if read_rewrite_ahead is not None and self._reading_ahead:
-            read_rewrite_ahead()
+            self.provider.read_ahead_answer(passages)
+        if self._reading_ahead:
+            self.rewrite.read_ahead()
 
     def close(self) -> None:
         """Stop reading ahead (at the model's next batch) and release the provider."""
@@ -208,7 +207,7 @@ class Answerer:
         """Whether a model provider is given every passage of the index for any question.
         (The lexical index in memory holds every passage: counting it costs no round trip
         to Chroma, which this would otherwise add to every question.)"""
-        if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
+        if not self.provider.reads_prompts or self.settings.passage_focus_tokens:
             return False
         return 0 < len(self.searcher.store.lexical) <= k
 
@@ -218,7 +217,7 @@ class Answerer:
     def _focus(self, question: str, passages: list) -> list:
         """What the model reads: with a model provider and a focus budget, each passage's
         question-related part (its prefill is the latency); otherwise whole passages."""
-        if not self.settings.passage_focus_tokens or not isinstance(self.provider, ChatProvider):
+        if not self.settings.passage_focus_tokens or not self.provider.reads_prompts:
             return passages
         from .focus import focus_passages
 
@@ -268,7 +267,7 @@ class Answerer:
         if written is None:
             stream = self.provider.stream(question, shown)
         else:
-            stream = self.provider.stream_messages(self.provider.prompts.messages(question, shown), alternatives=written)
+            stream = self.provider.stream_with_odds(question, shown, written)
         yield from _held_while_refusing(stream, pieces, timings, started)
         generated = time.perf_counter()
         raw = "".join(pieces)
@@ -280,9 +279,9 @@ class Answerer:
             # The model refused, but was torn: let it write the answer it nearly wrote instead,
             # from its likeliest opening that is not the refusal. The verifier judges it as any.
             yield Piece(opening)
-            messages = [*self.provider.prompts.messages(question, shown), {"role": "assistant", "content": opening}]
             again: list[str] = [opening]
-            yield from _held_while_refusing(self.provider.stream_messages(messages), again, timings, started)
+            continued = self.provider.stream_from(question, shown, opening)
+            yield from _held_while_refusing(continued, again, timings, started)
             generated = time.perf_counter()
             second = verify("".join(again), passages, self._embed, self.settings.support_threshold, question=question)
             if not second.refused:

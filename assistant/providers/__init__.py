@@ -1,7 +1,8 @@
 """Who writes the answer. Every provider is one small subclass of :class:`Provider`:
 ``stream(question, passages)`` yields text (with ``[n]`` markers naming the passages,
 1-based); the citation verifier then checks whatever it wrote. The providers, by
-name, are in :mod:`.registry`.
+name, are in :mod:`.registry`. The answering chain knows a provider only through this
+interface (whether it reads prompts, gives token odds, reads ahead), never its class.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ __all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider"]
 class Provider(ABC):
     name: ClassVar[str]
     model: str = ""
-    # Whether ``stream_messages`` (a ChatProvider's) accepts ``alternatives=[]`` and fills it
-    # with a :class:`TokenOdds` per token written.
+    # Whether it is a language model reading a prompt made from prompts/ (the question and
+    # the passages), rather than computing the answer from the passages. Such a model's
+    # latency grows with what it reads (the chain gives it each passage's focused part), it
+    # keeps what it read in a cache (the chain reads prompts ahead), and it can rewrite a
+    # follow-up question to stand alone (it has ``prompts`` and ``stream_messages``).
+    reads_prompts: ClassVar[bool] = False
+    # Whether it gives, with each token it writes, the likeliest tokens it could have written
+    # instead: then :meth:`stream_with_odds` and :meth:`stream_from` work, and the chain
+    # reads from the first tokens how likely it was to refuse.
     gives_token_odds: ClassVar[bool] = False
 
     @classmethod
@@ -42,6 +50,23 @@ class Provider(ABC):
     @abstractmethod
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
+
+    def stream_with_odds(
+        self, question: str, passages: list[Passage], alternatives: list["TokenOdds"]
+    ) -> Iterator[str]:
+        """As :meth:`stream`, appending to ``alternatives`` a :class:`TokenOdds` per token
+        written (only for a provider that ``gives_token_odds``)."""
+        raise NotImplementedError(f"the {self.name} provider gives no token odds")
+
+    def stream_from(self, question: str, passages: list[Passage], opening: str) -> Iterator[str]:
+        """The rest of an answer that begins with ``opening``: the answer the model nearly
+        wrote (only for a provider that ``gives_token_odds``, whose odds name the opening)."""
+        raise NotImplementedError(f"the {self.name} provider cannot continue an opening")
+
+    def read_ahead_answer(self, passages: list[Passage]) -> None:
+        """Read the answer prompt for ``passages`` (all of it but the question) now, so that a
+        question's prompt has only the rest left to read. By default nothing: only a model
+        with a prompt cache gains from it."""
 
     def warm_up(self) -> None:
         """Load what answering needs (a model); by default there is nothing to load."""
@@ -68,6 +93,8 @@ class ChatProvider(Provider):
     """A provider backed by a chat model: builds the messages from ``prompts/``. Made from
     settings, a subclass is given the settings and the prompts."""
 
+    reads_prompts = True
+
     def __init__(self, prompts: "PromptSet"):
         self.prompts = prompts
 
@@ -81,13 +108,27 @@ class ChatProvider(Provider):
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         return self.stream_messages(self.prompts.messages(question, passages))
 
+    def stream_with_odds(
+        self, question: str, passages: list[Passage], alternatives: list["TokenOdds"]
+    ) -> Iterator[str]:
+        messages = self.prompts.messages(question, passages)
+        return self.stream_messages(messages, alternatives=alternatives)  # type: ignore[call-arg]
+
+    def stream_from(self, question: str, passages: list[Passage], opening: str) -> Iterator[str]:
+        opened = {"role": "assistant", "content": opening}
+        return self.stream_messages([*self.prompts.messages(question, passages), opened])
+
     @abstractmethod
     def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Yield the model's reply to ``messages`` in pieces."""
+        """Yield the model's reply to ``messages`` in pieces (a model that ``gives_token_odds``
+        also takes ``alternatives=[]`` and fills it with a :class:`TokenOdds` per token)."""
 
     def read_ahead(self, messages: list[dict[str, str]]) -> None:
         """Read ``messages`` now, so that a later prompt opening the same way has only the
         rest left to read. By default nothing: a remote server keeps its own cache."""
+
+    def read_ahead_answer(self, passages: list[Passage]) -> None:
+        self.read_ahead(self.prompts.messages("", passages))
 
 
 def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:
