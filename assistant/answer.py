@@ -11,17 +11,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator, Sequence, Union
+from typing import Generator, Iterator, Sequence, Union
 
 import numpy as np
 
-from .citations import REFUSAL_TEXT, verify
+from .citations import REFUSAL_TEXT, Verified, verify
 from .config import Settings
 from .errors import QuestionError
 from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
-from .providers import ChatProvider, Provider, TokenOdds
+from .providers import Provider, TokenOdds
 from .retrieval import Searcher
 from .store import SearchFilter
 
@@ -51,6 +51,19 @@ class Done:
 
 
 AnswerEvent = Union[Rewritten, Retrieved, Piece, Done]
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What the provider wrote, verified: its raw text, the verifier's result, the writer's
+    own odds of refusing (None without token odds), whether it was reconsidered, and when
+    the writing ended."""
+
+    raw: str
+    verified: Verified
+    odds: float | None
+    decision: str  # "answered" or "reconsidered"
+    generated: float
 
 
 def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[SearchHit, ...]:
@@ -185,7 +198,7 @@ class Answerer:
         reads all of them and only which comes first depends on the question
         (:func:`_whole_index_order`): then each of those few prompts is read ahead whole."""
         self.provider.warm_up()
-        if not isinstance(self.provider, ChatProvider):
+        if not self.provider.reads_prompts:  # nothing to read ahead
             return
         orders: list[list[Passage]] = [[]]
         if self._reads_whole_index(self.settings.answer_k):
@@ -194,10 +207,9 @@ class Answerer:
         for passages in orders:
             if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
                 return
-            self.provider.read_ahead(self.provider.prompts.messages("", passages))
-        read_rewrite_ahead = getattr(self.rewrite, "read_ahead", None)
-        if read_rewrite_ahead is not None and self._reading_ahead:
-            read_rewrite_ahead()
+            self.provider.read_ahead_answer(passages)
+        if self._reading_ahead:
+            self.rewrite.read_ahead()
 
     def close(self) -> None:
         """Stop reading ahead (at the model's next batch) and release the provider."""
@@ -208,7 +220,7 @@ class Answerer:
         """Whether a model provider is given every passage of the index for any question.
         (The lexical index in memory holds every passage: counting it costs no round trip
         to Chroma, which this would otherwise add to every question.)"""
-        if not isinstance(self.provider, ChatProvider) or self.settings.passage_focus_tokens:
+        if not self.provider.reads_prompts or self.settings.passage_focus_tokens:
             return False
         return 0 < self.searcher.passage_count() <= k
 
@@ -218,7 +230,7 @@ class Answerer:
     def _focus(self, question: str, passages: list) -> list:
         """What the model reads: with a model provider and a focus budget, each passage's
         question-related part (its prefill is the latency); otherwise whole passages."""
-        if not self.settings.passage_focus_tokens or not isinstance(self.provider, ChatProvider):
+        if not self.settings.passage_focus_tokens or not self.provider.reads_prompts:
             return passages
         from .focus import focus_passages
 
@@ -263,58 +275,83 @@ class Answerer:
             passages = _whole_index_order(passages[0], passages[1:])
         shown = self._focus(question, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
+        written = yield from self._write(question, passages, shown, timings, started)
+        generated = written.generated
+        timings.update(generate_s=generated - retrieved, verify_s=time.perf_counter() - generated)
+        timings.setdefault("first_token_s", generated - started)
+        yield Done(self._judged(question, hits, written, timings, started))
+
+    def _write(
+        self, question: str, passages: list[Passage], shown: list[Passage], timings: dict, started: float
+    ) -> Generator[Piece, None, "_Written"]:
+        """The provider's answer from the passages ``shown`` to it, as pieces while it writes,
+        then verified against the whole ``passages``; a torn refusal is reconsidered."""
         pieces: list[str] = []
-        written: list[TokenOdds] | None = [] if self._reads_odds() else None
-        if written is None:
+        read_odds: list[TokenOdds] | None = [] if self._reads_odds() else None
+        if read_odds is None:
             stream = self.provider.stream(question, shown)
         else:
-            stream = self.provider.stream_messages(self.provider.prompts.messages(question, shown), alternatives=written)
+            stream = self.provider.stream_with_odds(question, shown, read_odds)
         yield from _held_while_refusing(stream, pieces, timings, started)
         generated = time.perf_counter()
         raw = "".join(pieces)
-        verified = verify(raw, passages, self._embed, self.settings.support_threshold, question=question)
-        odds = refusal_odds(written or ())
-        decision = "answered"
-        opening = _turn_away(written) if verified.refused and odds is not None and odds < self.settings.retry_below else None
+        verified = self._verify(raw, passages, question)
+        written = _Written(raw, verified, refusal_odds(read_odds or ()), "answered", generated)
+        odds = written.odds
+        torn = verified.refused and odds is not None and odds < self.settings.retry_below
+        opening = _turn_away(read_odds) if torn else None  # type: ignore[arg-type]
         if opening:
-            # The model refused, but was torn: let it write the answer it nearly wrote instead,
-            # from its likeliest opening that is not the refusal. The verifier judges it as any.
-            yield Piece(opening)
-            messages = [*self.provider.prompts.messages(question, shown), {"role": "assistant", "content": opening}]
-            again: list[str] = [opening]
-            yield from _held_while_refusing(self.provider.stream_messages(messages), again, timings, started)
-            generated = time.perf_counter()
-            second = verify("".join(again), passages, self._embed, self.settings.support_threshold, question=question)
-            if not second.refused:
-                raw, verified, decision = "".join(again), second, "reconsidered"
-        timings.update(generate_s=generated - retrieved, verify_s=time.perf_counter() - generated)
-        timings.setdefault("first_token_s", generated - started)
+            again = self._reconsider(question, passages, shown, opening, written, timings, started)
+            written = yield from again
+        return written
+
+    def _reconsider(
+        self, question: str, passages: list[Passage], shown: list[Passage], opening: str, refused: "_Written",
+        timings: dict, started: float,
+    ) -> Generator[Piece, None, "_Written"]:  # fmt: skip
+        """The model refused, but was torn: let it write the answer it nearly wrote instead,
+        from its likeliest opening that is not the refusal. The verifier judges it as any;
+        if it refuses that too, the refusal stands."""
+        yield Piece(opening)
+        again: list[str] = [opening]
+        continued = self.provider.stream_from(question, shown, opening)
+        yield from _held_while_refusing(continued, again, timings, started)
+        generated = time.perf_counter()
+        second = self._verify("".join(again), passages, question)
+        if second.refused:
+            return replace(refused, generated=generated)
+        return _Written("".join(again), second, refused.odds, "reconsidered", generated)
+
+    def _verify(self, raw: str, passages: list[Passage], question: str) -> Verified:
+        return verify(raw, passages, self._embed, self.settings.support_threshold, question=question)
+
+    def _judged(
+        self, question: str, hits: tuple[SearchHit, ...], written: "_Written", timings: dict, started: float
+    ) -> Answer:
+        """The answer shown: the verified one, or a refusal when the verifier or the writer's
+        own odds say so."""
+        verified, odds, raw = written.verified, written.odds, written.raw
         if verified.refused:
-            yield Done(self._refusal(question, hits, timings, started, raw=raw, repairs=verified.repairs, odds=odds))
-            return
+            return self._refusal(question, hits, timings, started, raw, verified.repairs, odds)
         if odds is not None and odds > self.settings.refuse_above:
             # The model all but refused: its answer is more likely a near miss than the answer.
-            doubted = self._refusal(question, hits, timings, started, raw, verified.repairs, odds, "doubted")
-            yield Done(doubted)
-            return
+            return self._refusal(question, hits, timings, started, raw, verified.repairs, odds, "doubted")
         timings["total_s"] = time.perf_counter() - started
-        yield Done(
-            Answer(
-                question=question,
-                text=verified.text,
-                sentences=verified.sentences,
-                citations=verified.citations,
-                refused=False,
-                passages=hits,
-                provider=self.provider.name,
-                model=self.provider.model,
-                timings=timings,
-                repairs=verified.repairs,
-                raw_text=raw,
-                settings_hash=self.settings.fingerprint(),
-                refusal_odds=odds,
-                decision=decision,
-            )
+        return Answer(
+            question=question,
+            text=verified.text,
+            sentences=verified.sentences,
+            citations=verified.citations,
+            refused=False,
+            passages=hits,
+            provider=self.provider.name,
+            model=self.provider.model,
+            timings=timings,
+            repairs=verified.repairs,
+            raw_text=raw,
+            settings_hash=self.settings.fingerprint(),
+            refusal_odds=odds,
+            decision=written.decision,
         )
 
     def _reads_odds(self) -> bool:

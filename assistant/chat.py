@@ -19,20 +19,38 @@ if TYPE_CHECKING:
     from .answer import AnswerEvent, Answerer
     from .config import Settings
 
-__all__ = ["ChatSession", "ChatCommandError", "Command", "parse_command", "COMMANDS", "SourceView", "ArticleView"]
+__all__ = [
+    "ChatSession",
+    "ChatCommandError",
+    "Command",
+    "parse_command",
+    "COMMANDS",
+    "command_help",
+    "SourceView",
+    "ArticleView",
+]
 
-# name -> (argument, what it does); the order is the order /help shows
+# name -> (argument, what it does); the order is the order /help shows. {providers} is
+# filled in from the registry when the help is shown (command_help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("", "the passages behind the last answer, with their scores"),
     "source": ("N", "the whole passage behind citation [N], its quoted span highlighted"),
     "open": ("N", "the article around the passage behind citation [N]"),
     "retry": ("", "ask the last question again"),
     "reset": ("", "forget the conversation (follow-ups start afresh)"),
-    "provider": ("NAME", "answer with another provider: local, openai or extractive"),
+    "provider": ("NAME", "answer with another provider: {providers}"),
     "help": ("", "this list"),
     "quit": ("", "leave (Ctrl-D does too)"),
 }
 _ALIASES = {"exit": "quit", "q": "quit", "?": "help", "h": "help"}
+
+
+def command_help() -> dict[str, tuple[str, str]]:
+    """What /help lists: each command, its argument and what it does."""
+    from .providers.registry import provider_names_in_words
+
+    providers = provider_names_in_words()
+    return {name: (argument, what.format(providers=providers)) for name, (argument, what) in COMMANDS.items()}
 
 
 class ChatCommandError(AssistantError):
@@ -180,11 +198,12 @@ class ChatSession:
         session answering with the provider it had. (Reading its prompts ahead is left to
         :meth:`warm_up`, which the terminal runs in the background.)"""
         from .answer import Answerer
-        from .providers import PROVIDER_NAMES, make_provider
+        from .providers.registry import make_provider, provider_entry
 
-        name = name.strip().lower()
-        if name not in PROVIDER_NAMES:
-            raise ChatCommandError(f"unknown provider '{name}': choose one of {', '.join(PROVIDER_NAMES)}")
+        try:
+            name = provider_entry(name.strip().lower()).name
+        except AssistantError as exc:  # a name not in the registry
+            raise ChatCommandError(str(exc)) from None
         searcher = self.answerer.searcher
         try:
             answerer = Answerer(searcher, make_provider(self.settings, searcher, name), self.settings)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
 from . import ui
-from .chat import COMMANDS, ChatCommandError, ChatSession, Command, parse_command
+from .chat import ChatCommandError, ChatSession, Command, command_help, parse_command
 from .config import Settings
 from .errors import AssistantError, IndexError_, ProviderError, ProviderUnavailable, QuestionError
 
@@ -45,13 +45,16 @@ def run_command(session: ChatSession, command: Command, as_json: bool = False) -
     """Carry out one chat command (not /quit) and print what it shows."""
     emit = ui.print_json if as_json else None
     if command.name == "help":
-        ui.print_chat_help(COMMANDS)
+        ui.print_chat_help(command_help())
     elif command.name == "reset":
         session.reset()
         ui.print_note("conversation cleared: the next question starts afresh")
     elif command.name == "provider":
         if not command.argument:
-            ui.print_note(f"answering with: {session.provider_name} (/provider local|openai|extractive switches)")
+            from .providers.registry import provider_names
+
+            switches = "|".join(provider_names())
+            ui.print_note(f"answering with: {session.provider_name} (/provider {switches} switches)")
         else:
             with ui.status(f"loading the {command.argument.strip().lower()} provider..."):
                 name = session.use_provider(command.argument)

@@ -365,6 +365,71 @@ def _render(sentence: str, numbers: tuple[int, ...]) -> str:
     return f"{sentence} {marks}"
 
 
+@dataclass
+class _Tally:
+    """The repairs counted while verifying (mutable: one answer's, within :func:`verify`)."""
+
+    kept: int = 0
+    moved: int = 0
+    added: int = 0
+    dropped: int = 0
+    unsupported: int = 0
+
+
+def _backing(
+    sentence: ParsedSentence, s: int, scorer: SupportScorer, row: np.ndarray,
+    per_passage: list[tuple[float, _Window | None]], threshold: float, margin: float, tally: _Tally,
+) -> list[int]:  # fmt: skip
+    """The passages (0-based) that back sentence ``s``: those it cites that support it, a
+    weak one replaced by the best; two that back it only together; else the best one; []
+    when none does. The repairs this takes are counted in ``tally``."""
+    top = max((score for score, _ in per_passage), default=0.0)
+    # A passage backs the sentence if it clears the threshold and is not far behind the
+    # best one: a weak match is replaced by the passage that really says it.
+    good = {i for i, (score, _) in enumerate(per_passage) if score >= threshold and score >= top - margin}
+    best = max(good, key=lambda j: per_passage[j][0], default=None)
+    chosen: list[int] = [i for i in (n - 1 for n in sentence.markers) if i in good]
+    tally.kept += len(chosen)
+    for i in (n - 1 for n in sentence.markers):
+        if i in good:
+            continue
+        if not chosen and best is not None:
+            chosen.append(best)
+            tally.moved += 1
+        else:
+            tally.dropped += 1
+    unbacked = not chosen and best is None and len(per_passage) > 1  # no one passage backs it
+    spans = unbacked and scorer.numbers_span_passages(s)
+    if unbacked and (spans or _COMPARISON.search(sentence.text)):
+        pair = scorer.pair_support(s, row, floor=PAIR_PART_FLOOR)
+        # Supported only by two passages together: cite both. Words alone need a higher bar
+        # there than numbers that each passage states (the pair holds every number).
+        if pair and pair[0] >= threshold + (0.0 if spans else PAIR_WORDS_EXTRA):
+            chosen = [pair[1], pair[2]]
+            right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
+            tally.kept, tally.dropped = tally.kept + right, tally.dropped - right
+            tally.added += 2 - right
+    if not chosen and best is not None:
+        chosen.append(best)
+        tally.added += 1
+    return chosen
+
+
+def _cite(
+    chosen: list[int], per_passage: list[tuple[float, _Window | None]], display: dict[int, int], quotes: dict
+) -> tuple[int, ...]:
+    """The numbers shown for the ``chosen`` passages (numbered in order of first citation,
+    in ``display``); each passage keeps the best-supporting quote it is cited with (``quotes``)."""
+    numbers = []
+    for i in chosen:
+        display.setdefault(i, len(display) + 1)
+        numbers.append(display[i])
+        score, window = per_passage[i]
+        if i not in quotes or score > quotes[i][0]:
+            quotes[i] = (score, window)
+    return tuple(numbers)
+
+
 def verify(
     raw: str,
     passages: Sequence[Passage],
@@ -377,71 +442,42 @@ def verify(
     parsed = parse_answer(raw)
     scorer = SupportScorer(passages, embed)
     scores = scorer.score_all([p.text for p in parsed], question)
-    kept = moved = added = dropped = unsupported = 0
+    tally = _Tally()
     display: dict[int, int] = {}  # passage index -> number shown
     quotes: dict[int, tuple[float, object]] = {}
     sentences: list[AnswerSentence] = []
     rendered: list[str] = []
     for s, sentence in enumerate(parsed):
-        if _is_pure_refusal(sentence.text):
-            dropped += len(sentence.markers)
+        refusal = _is_pure_refusal(sentence.text)
+        if refusal:
+            tally.dropped += len(sentence.markers)
+        per_passage = [] if refusal else _windows(scorer, scores[s], len(passages))
+        row = scores[s]
+        chosen = [] if refusal else _backing(sentence, s, scorer, row, per_passage, threshold, margin, tally)
+        if not chosen and not refusal and not _is_meta(sentence.text):
+            tally.unsupported += 1  # a claim no passage backs: removed from the answer
+            continue
+        if not chosen:  # a refusal or a lead-in: states nothing to cite
             sentences.append(AnswerSentence(sentence.text, (), factual=False))
             rendered.append(sentence.text)
             continue
-        per_passage = [scorer.best_window(scores[s], i) for i in range(len(passages))]
-        per_passage = [(score, window and scorer.with_its_list(window)) for score, window in per_passage]
-        top = max((score for score, _ in per_passage), default=0.0)
-        # A passage backs the sentence if it clears the threshold and is not far behind the
-        # best one: a weak match is replaced by the passage that really says it.
-        good = {i for i, (score, _) in enumerate(per_passage) if score >= threshold and score >= top - margin}
-        best = max(good, key=lambda j: per_passage[j][0], default=None)
-        chosen: list[int] = [i for i in (n - 1 for n in sentence.markers) if i in good]
-        kept += len(chosen)
-        for i in (n - 1 for n in sentence.markers):
-            if i in good:
-                continue
-            if not chosen and best is not None:
-                chosen.append(best)
-                moved += 1
-            else:
-                dropped += 1
-        unbacked = not chosen and best is None and len(passages) > 1  # no one passage backs it
-        spans = unbacked and scorer.numbers_span_passages(s)
-        if unbacked and (spans or _COMPARISON.search(sentence.text)):
-            pair = scorer.pair_support(s, scores[s], floor=PAIR_PART_FLOOR)
-            # Supported only by two passages together: cite both. Words alone need a higher bar
-            # there than numbers that each passage states (the pair holds every number).
-            if pair and pair[0] >= threshold + (0.0 if spans else PAIR_WORDS_EXTRA):
-                chosen = [pair[1], pair[2]]
-                right = sum(1 for n in sentence.markers if n - 1 in chosen)  # counted as dropped above
-                kept, dropped, added = kept + right, dropped - right, added + 2 - right
-        if not chosen:
-            if best is None:
-                if _is_meta(sentence.text):
-                    sentences.append(AnswerSentence(sentence.text, (), factual=False))
-                    rendered.append(sentence.text)
-                else:
-                    unsupported += 1
-                continue
-            chosen.append(best)
-            added += 1
-        numbers = []
-        for i in chosen:
-            display.setdefault(i, len(display) + 1)
-            numbers.append(display[i])
-            score, window = per_passage[i]
-            if i not in quotes or score > quotes[i][0]:
-                quotes[i] = (score, window)
+        numbers = _cite(chosen, per_passage, display, quotes)
         sentences.append(
-            AnswerSentence(sentence.text, tuple(numbers), quotes=tuple(per_passage[i][1].text for i in chosen))
+            AnswerSentence(sentence.text, numbers, quotes=tuple(per_passage[i][1].text for i in chosen))
         )
-        rendered.append(_render(sentence.text, tuple(numbers)))
+        rendered.append(_render(sentence.text, numbers))
     citations = tuple(
         Citation(n, passages[i], quotes[i][1].text, quotes[i][1].start, quotes[i][1].end, round(quotes[i][0], 4))
         for i, n in sorted(display.items(), key=lambda item: item[1])
     )
-    refused = not any(s.factual for s in sentences)
-    repairs = Repairs(kept, moved, added, dropped, unsupported)
-    if refused:
+    repairs = Repairs(tally.kept, tally.moved, tally.added, tally.dropped, tally.unsupported)
+    if not any(s.factual for s in sentences):
         return Verified(REFUSAL_TEXT, (AnswerSentence(REFUSAL_TEXT, (), factual=False),), (), repairs, True)
     return Verified(" ".join(rendered), tuple(sentences), citations, repairs, False)
+
+
+def _windows(scorer: SupportScorer, row: np.ndarray, count: int) -> list[tuple[float, _Window | None]]:
+    """For each passage, the best window backing a sentence and its score (with the list the
+    window opens, when it does)."""
+    per_passage = [scorer.best_window(row, i) for i in range(count)]
+    return [(score, window and scorer.with_its_list(window)) for score, window in per_passage]

@@ -19,12 +19,47 @@ def _settings(ctx: click.Context, **overrides):
 
 
 def _start_model_early(settings) -> None:
-    """With the local model server: have it load while the command imports its modules and
-    opens the index (about 2 s), rather than after."""
-    if settings.provider == "local":
-        from .providers.local import start_early
+    """Have the provider's model (the local model server) load while the command imports its
+    modules and opens the index (about 2 s), rather than after."""
+    from .providers.registry import start_early
 
-        start_early(settings)
+    start_early(settings)
+
+
+class _ProviderChoice(click.Choice):
+    """The providers in the registry, read when an option is parsed or its help shown (so
+    that ``--help`` imports no provider, and one registered later is a choice too)."""
+
+    def __init__(self) -> None:  # no fixed choices to store
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from .providers.registry import provider_names
+
+        return provider_names()
+
+
+class _ProviderOption(click.Option):
+    """``--provider``: its help lists every provider in the registry with what it is."""
+
+    def __init__(self, *args, lead: str, **kwargs) -> None:
+        self._lead = lead
+        super().__init__(*args, type=_ProviderChoice(), **kwargs)
+
+    @property
+    def help(self) -> str:  # type: ignore[override]
+        from .providers.registry import describe_providers
+
+        return f"{self._lead}: {describe_providers()}."
+
+    @help.setter
+    def help(self, value) -> None:  # click sets it in __init__; the property makes it
+        pass
+
+
+def provider_option(lead: str):
+    return click.option("--provider", cls=_ProviderOption, lead=lead)
 
 
 def _print_json(data: dict) -> None:
@@ -115,7 +150,7 @@ def search(ctx, query, k, index_dir, sources, since, until, as_json) -> None:
 @main.command()
 @click.argument("question")
 @index_option
-@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answer.")
+@provider_option("Who writes the answer")
 @click.option("--k", type=click.IntRange(1, 20), help="Passages given to the provider (default 3).")
 @click.option("--source", "sources", multiple=True, help="Only passages from this source (repeatable).")
 @click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
@@ -145,7 +180,7 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 
 @main.command(name="eval")
 @click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="Golden questions (JSONL).")
-@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answers.")
+@provider_option("Who writes the answers")
 @click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True, help="Runs, to flag unstable questions.")
 @click.option(
     "--split",
@@ -212,7 +247,7 @@ def stats(ctx, index_dir, as_json) -> None:
 
 @main.command()
 @index_option
-@click.option("--provider", type=click.Choice(["local", "openai", "extractive"]), help="Who writes the answers.")
+@provider_option("Who writes the answers")
 @click.option("--k", type=click.IntRange(1, 20), help="Passages given to the provider per question (default 3).")
 @click.option("--json", "as_json", is_flag=True, help="Read questions line by line; print one JSON line per answer.")
 @click.pass_context

@@ -16,9 +16,11 @@ import tomllib
 from pathlib import Path
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
+from .providers.registry import describe_providers, provider_names, provider_names_in_words
 
 __all__ = ["Settings", "load_settings", "ENV_PREFIX"]
 
@@ -68,9 +70,8 @@ class Settings(BaseModel):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
 
-    provider: Literal["local", "openai", "extractive"] = Field(
-        "local", description="Who writes answers: 'local' LLM (offline), 'openai' (or compatible server), 'extractive' (no model)."
-    )
+    # Any provider in the registry (read when settings are made, so one registered later counts).
+    provider: str = Field("local", description=f"Who writes answers: {describe_providers()}.")
     openai_model: str = Field("gpt-4o-mini", description="Chat model name for provider='openai'.")
     local_model_file: Path | None = Field(
         None, description="A GGUF file for provider='local' instead of the bundled Qwen2.5-Coder-1.5B-Instruct."
@@ -152,6 +153,15 @@ class Settings(BaseModel):
         description="Retries of a failed request to the answering server (HTTP 429/5xx, timeout, connection "
         "error) before any text has arrived; never once the answer has started.",
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _registered_provider(cls, name: str) -> str:
+        if name not in provider_names():  # worded as pydantic words a value outside a Literal
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": provider_names_in_words(quoted=True)}
+            )
+        return name
 
     @property
     def uses_server(self) -> bool:

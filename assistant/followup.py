@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -25,6 +25,7 @@ __all__ = [
     "Rewriter",
     "needs_rewrite",
     "rewrite_by_rules",
+    "RuleRewriter",
     "main_entity",
     "bounded_history",
     "render_history",
@@ -32,8 +33,14 @@ __all__ = [
     "make_rewriter",
 ]
 
-# (question, earlier turns) -> the question standing alone
-Rewriter = Callable[[str, Sequence["Turn"]], str]
+class Rewriter(Protocol):
+    def __call__(self, question: str, history: Sequence["Turn"]) -> str:
+        """The question standing alone, given the earlier turns."""
+        ...
+
+    def read_ahead(self) -> None:
+        """Prepare for the first follow-up while the user types (a model reads its prompt)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,16 @@ def _faithful(candidate: str, question: str, history: Sequence[Turn]) -> bool:
     return asked <= written and not (written - asked - context - _GLUE - _stems(question))
 
 
+class RuleRewriter:
+    """Rewrites follow-ups by the rules (:func:`rewrite_by_rules`); nothing to prepare."""
+
+    def __call__(self, question: str, history: Sequence[Turn]) -> str:
+        return rewrite_by_rules(question, history)
+
+    def read_ahead(self) -> None:
+        pass
+
+
 class LLMRewriter:
     """Rewrites follow-ups with the provider's chat model; the rules are the fallback."""
 
@@ -208,12 +225,9 @@ class LLMRewriter:
 
 
 def make_rewriter(settings: "Settings", provider: "Provider") -> Rewriter:
-    """The follow-up rewrite the settings ask for, for this provider."""
-    from .providers import ChatProvider
-
-    use_llm = settings.followup_rewrite == "llm" or (
-        settings.followup_rewrite == "auto" and isinstance(provider, ChatProvider)
-    )
-    if use_llm and isinstance(provider, ChatProvider):
-        return LLMRewriter(provider, provider.prompts, settings.chat_history_tokens)
-    return rewrite_by_rules
+    """The follow-up rewrite the settings ask for, for this provider: its model's, with a
+    provider that reads prompts (unless the settings ask for rules), else the rules."""
+    if settings.followup_rewrite in ("llm", "auto") and provider.reads_prompts:
+        prompts = provider.prompts  # type: ignore[attr-defined]  # a provider reading prompts has them
+        return LLMRewriter(provider, prompts, settings.chat_history_tokens)
+    return RuleRewriter()

@@ -18,12 +18,9 @@ def open_searcher(settings: Settings) -> Searcher:
 
 def open_answerer(settings: Settings, provider_name: str | None = None):
     from .answer import Answerer
-    from .providers import make_provider
+    from .providers.registry import make_provider, start_early
 
-    if (provider_name or settings.provider) == "local":
-        from .providers.local import start_early
-
-        start_early(settings)  # the model server loads while the index opens
+    start_early(settings, provider_name)  # a model server loads while the index opens
     searcher = open_searcher(settings)
     return Answerer(searcher, make_provider(settings, searcher, provider_name), settings)
 

@@ -274,6 +274,44 @@ def test_a_small_index_is_read_ahead_in_every_order_a_question_can_give(searcher
     assert provider.read == []
 
 
+class ReadsPromptsByItself(Provider):
+    """Reads prompts without being a ChatProvider: the chain goes by what a provider says it
+    does, never by its class."""
+
+    name = "self-reading"
+    reads_prompts = True
+
+    def __init__(self):
+        self.read: list[list[str]] = []
+        self.given: list[list[str]] = []
+
+    def stream(self, question, passages):
+        self.given.append([p.chunk_id for p in passages])
+        yield "Alibaba rejected the White House's claims [1]."
+
+    def read_ahead_answer(self, passages):
+        self.read.append([p.chunk_id for p in passages])
+
+
+def test_the_chain_asks_a_provider_what_it_does_not_what_it_is(searcher, settings):
+    from assistant.followup import RuleRewriter
+
+    provider = ReadsPromptsByItself()
+    answerer = Answerer(searcher, provider, settings, rewriter=RuleRewriter())
+    answerer.warm_up()  # a small index: each order a question can give is read ahead
+    by_position = [p.chunk_id for p in sorted(searcher.store.all_passages(), key=lambda p: p.start)]
+    orders = [[first, *[c for c in by_position if c != first]] for first in by_position]
+    assert sorted(provider.read) == sorted(orders)
+    answer = answerer.ask("What did Alibaba deny?")
+    ranked = [h.passage for h in answer.passages]
+    best_first = [ranked[0], *sorted(ranked[1:], key=lambda p: p.start)]
+    assert not answer.refused and provider.given == [[p.chunk_id for p in best_first]]
+    # A provider that does not read prompts is read nothing ahead and given the ranked passages.
+    scripted = ScriptedProvider(["Alibaba rejected the White House's claims [1]."])
+    Answerer(searcher, scripted, settings).ask("What did Alibaba deny?")
+    assert scripted.calls == [("What did Alibaba deny?", [p.chunk_id for p in ranked])]
+
+
 def test_passages_carry_their_articles_date_and_author():
     from assistant.models import Passage
 

@@ -1,11 +1,8 @@
 """Who writes the answer. Every provider is one small subclass of :class:`Provider`:
 ``stream(question, passages)`` yields text (with ``[n]`` markers naming the passages,
-1-based); the citation verifier then checks whatever it wrote.
-
-- ``local``: Qwen2.5-Coder-1.5B-Instruct on the CPU through llama.cpp (xllamacpp), offline,
-  in a model server shared by every command (or in-process).
-- ``openai``: OpenAI or any OpenAI-compatible server through the ``openai`` SDK.
-- ``extractive``: no model; the passage sentences that best answer the question.
+1-based); the citation verifier then checks whatever it wrote. The providers, by
+name, are in :mod:`.registry`. The answering chain knows a provider only through this
+interface (whether it reads prompts, gives token odds, reads ahead), never its class.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
-from ..errors import ConfigError
 from ..models import Passage
 
 if TYPE_CHECKING:
@@ -22,21 +18,55 @@ if TYPE_CHECKING:
     from ..prompts import PromptSet
     from ..retrieval import Searcher
 
-__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider", "PROVIDER_NAMES"]
-
-PROVIDER_NAMES = ("local", "openai", "extractive")
+__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider"]
 
 
 class Provider(ABC):
     name: ClassVar[str]
     model: str = ""
-    # Whether ``stream_messages`` (a ChatProvider's) accepts ``alternatives=[]`` and fills it
-    # with a :class:`TokenOdds` per token written.
+    # Whether it is a language model reading a prompt made from prompts/ (the question and
+    # the passages), rather than computing the answer from the passages. Such a model's
+    # latency grows with what it reads (the chain gives it each passage's focused part), it
+    # keeps what it read in a cache (the chain reads prompts ahead), and it can rewrite a
+    # follow-up question to stand alone (it has ``prompts`` and ``stream_messages``).
+    reads_prompts: ClassVar[bool] = False
+    # Whether it gives, with each token it writes, the likeliest tokens it could have written
+    # instead: then :meth:`stream_with_odds` and :meth:`stream_from` work, and the chain
+    # reads from the first tokens how likely it was to refuse.
     gives_token_odds: ClassVar[bool] = False
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+        """The provider as ``settings`` configure it (how the registry makes one); by
+        default one with nothing to configure."""
+        return cls()
+
+    @classmethod
+    def start_early(cls, settings: "Settings") -> None:
+        """Have what the provider will need (a model server) start loading while the command
+        opens the index, before the provider is made. Never slow, never an error (making
+        the provider reports those); by default there is nothing to start."""
 
     @abstractmethod
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer in pieces as it is written."""
+
+    def stream_with_odds(
+        self, question: str, passages: list[Passage], alternatives: list["TokenOdds"]
+    ) -> Iterator[str]:
+        """As :meth:`stream`, appending to ``alternatives`` a :class:`TokenOdds` per token
+        written (only for a provider that ``gives_token_odds``)."""
+        raise NotImplementedError(f"the {self.name} provider gives no token odds")
+
+    def stream_from(self, question: str, passages: list[Passage], opening: str) -> Iterator[str]:
+        """The rest of an answer that begins with ``opening``: the answer the model nearly
+        wrote (only for a provider that ``gives_token_odds``, whose odds name the opening)."""
+        raise NotImplementedError(f"the {self.name} provider cannot continue an opening")
+
+    def read_ahead_answer(self, passages: list[Passage]) -> None:
+        """Read the answer prompt for ``passages`` (all of it but the question) now, so that a
+        question's prompt has only the rest left to read. By default nothing: only a model
+        with a prompt cache gains from it."""
 
     def warm_up(self) -> None:
         """Load what answering needs (a model); by default there is nothing to load."""
@@ -60,39 +90,49 @@ class TokenOdds:
 
 
 class ChatProvider(Provider):
-    """A provider backed by a chat model: builds the messages from ``prompts/``."""
+    """A provider backed by a chat model: builds the messages from ``prompts/``. Made from
+    settings, a subclass is given the settings and the prompts."""
+
+    reads_prompts = True
 
     def __init__(self, prompts: "PromptSet"):
         self.prompts = prompts
 
+    @classmethod
+    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+        from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
+
+        prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
+        return cls(settings, prompts)  # type: ignore[call-arg]
+
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         return self.stream_messages(self.prompts.messages(question, passages))
 
+    def stream_with_odds(
+        self, question: str, passages: list[Passage], alternatives: list["TokenOdds"]
+    ) -> Iterator[str]:
+        messages = self.prompts.messages(question, passages)
+        return self.stream_messages(messages, alternatives=alternatives)  # type: ignore[call-arg]
+
+    def stream_from(self, question: str, passages: list[Passage], opening: str) -> Iterator[str]:
+        opened = {"role": "assistant", "content": opening}
+        return self.stream_messages([*self.prompts.messages(question, passages), opened])
+
     @abstractmethod
     def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Yield the model's reply to ``messages`` in pieces."""
+        """Yield the model's reply to ``messages`` in pieces (a model that ``gives_token_odds``
+        also takes ``alternatives=[]`` and fills it with a :class:`TokenOdds` per token)."""
 
     def read_ahead(self, messages: list[dict[str, str]]) -> None:
         """Read ``messages`` now, so that a later prompt opening the same way has only the
         rest left to read. By default nothing: a remote server keeps its own cache."""
 
+    def read_ahead_answer(self, passages: list[Passage]) -> None:
+        self.read_ahead(self.prompts.messages("", passages))
+
 
 def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:
-    """The provider named (or configured), ready to answer."""
-    from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
+    """The provider named (or configured), ready to answer (see :mod:`.registry`)."""
+    from .registry import make_provider as make
 
-    name = name or settings.provider
-    if name == "extractive":
-        from .extractive import ExtractiveProvider
-
-        return ExtractiveProvider(searcher, settings.relevance_threshold)
-    prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
-    if name == "local":
-        from .local import LocalProvider
-
-        return LocalProvider(settings, prompts)
-    if name == "openai":
-        from .openai_compat import OpenAIProvider
-
-        return OpenAIProvider(settings, prompts)
-    raise ConfigError(f"unknown provider '{name}': choose one of {', '.join(PROVIDER_NAMES)}")
+    return make(settings, searcher, name)

@@ -21,6 +21,7 @@ from ..text import BULLET
 from . import Provider
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..retrieval import Searcher
 
 # Questions that can only be answered by a number, or by a date: a sentence without one
@@ -45,6 +46,10 @@ class ExtractiveProvider(Provider):
         self.searcher = searcher
         self.threshold = threshold
         self.max_sentences = max_sentences
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "ExtractiveProvider":
+        return cls(searcher, settings.relevance_threshold)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.searcher.embed(texts)

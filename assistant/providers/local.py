@@ -134,7 +134,7 @@ _SERVERS: dict = {}
 def model_server_for(settings: "Settings"):
     """The model server (:class:`.model_server.ModelServer`) the local provider of
     ``settings`` uses: one object per server spec in a process, so that a server started
-    early (:func:`start_early`) is the one the provider then waits for."""
+    early (:meth:`LocalProvider.start_early`) is the one the provider then waits for."""
     from .model_server import ModelServer, ServerSpec
 
     path, name = _model_file(settings)
@@ -143,23 +143,6 @@ def model_server_for(settings: "Settings"):
         if spec not in _SERVERS:
             _SERVERS[spec] = ModelServer(spec)
         return _SERVERS[spec]
-
-
-def start_early(settings: "Settings") -> None:
-    """Have the model server load (if it is not running) while the command does other
-    things, such as opening the index. Nothing slow happens here: with no model file ready
-    (the bundled one not assembled yet) it is left to the provider, as are errors."""
-    from ..errors import AssistantError
-    from ..modelfile import assembled_model_file
-
-    if not settings.local_server:
-        return
-    if settings.local_model_file is None and assembled_model_file(settings.cache_dir) is None:
-        return
-    try:
-        model_server_for(settings).begin()
-    except AssistantError:
-        pass
 
 
 class LocalProvider(ChatProvider):
@@ -179,6 +162,23 @@ class LocalProvider(ChatProvider):
         if settings.local_server:
             self.server = model_server_for(settings)
             self.server.begin()  # it loads while the command opens its index; nothing waits yet
+
+    @classmethod
+    def start_early(cls, settings: "Settings") -> None:
+        """Have the model server load (if it is not running) while the command does other
+        things, such as opening the index. Nothing slow happens here: with no model file ready
+        (the bundled one not assembled yet) it is left to the provider, as are errors."""
+        from ..errors import AssistantError
+        from ..modelfile import assembled_model_file
+
+        if not settings.local_server:
+            return
+        if settings.local_model_file is None and assembled_model_file(settings.cache_dir) is None:
+            return
+        try:
+            model_server_for(settings).begin()
+        except AssistantError:
+            pass
 
     def loading_message(self) -> str | None:
         if self.server is not None:

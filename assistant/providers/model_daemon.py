@@ -35,12 +35,12 @@ import http.server
 import json
 import os
 import signal
-import socket
 import socketserver
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 PING_S = 5.0  # a comment line this often while a request runs and writes nothing else
 PROTOCOL = 1  # bumped when the client and the server would no longer understand each other
@@ -288,47 +288,46 @@ def _remove_own(path: Path, check) -> None:
         pass
 
 
-def serve(args: argparse.Namespace) -> int:
-    os.umask(0o077)
-    folder = Path(args.dir)
-    started = time.strftime("%Y-%m-%d %H:%M:%S")
-    print(f"model server pid {os.getpid()}: {started}, loading {args.model} ({args.threads} threads, context {args.context})", flush=True)
+def _hold_alive_lock(folder: Path):
+    """Take ``alive.lock`` for the server's whole life (the open file holds it); None when
+    another server holds it."""
     alive = open(folder / "alive.lock", "a")
     deadline = time.monotonic() + 2.0  # a command looking whether a server lives holds it for an instant
     while True:
         try:
             fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
+            return alive
         except BlockingIOError:
             if time.monotonic() > deadline:
-                print("error: another model server is already running here", file=sys.stderr, flush=True)
-                return 3
+                alive.close()
+                return None
             time.sleep(0.02)
-    state = _State(args)
-    _write_pid_file(folder, state)
+
+
+def _listen(folder: Path, state: _State) -> tuple[_Front, Callable[[], None]] | None:
+    """The front on ``llm.sock``, and what removes this server's files when it ends; None
+    (with an ``error:`` line) when it cannot listen."""
     sock_path = folder / "llm.sock"
+    ours = lambda p: json.loads(p.read_text())["pid"] == os.getpid()  # noqa: E731
     try:
         sock_path.unlink(missing_ok=True)  # a dead server's: we hold the alive lock
         front = _Front(str(sock_path), state)
         os.chmod(sock_path, 0o600)
     except OSError as exc:
         print(f"error: the model server cannot listen on {sock_path}: {exc.strerror or exc}", file=sys.stderr, flush=True)
-        _remove_own(folder / "server.pid", lambda p: json.loads(p.read_text())["pid"] == os.getpid())
-        return 1
+        _remove_own(folder / "server.pid", ours)
+        return None
     sock_inode = sock_path.stat().st_ino
 
     def remove_files() -> None:
         _remove_own(sock_path, lambda p: p.stat().st_ino == sock_inode)
-        _remove_own(folder / "server.pid", lambda p: json.loads(p.read_text())["pid"] == os.getpid())
+        _remove_own(folder / "server.pid", ours)
 
-    threading.Thread(target=front.serve_forever, kwargs={"poll_interval": 0.2}, name="front", daemon=True).start()
-    if args.parent:
-        _die_with_parent(args.parent, on=True)
-        threading.Thread(target=_watch_parent, args=(args.parent, state, remove_files), name="parent", daemon=True).start()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: state.stop("signalled"))
+    return front, remove_files
 
-    code = 0
+
+def _load(args: argparse.Namespace, state: _State) -> int:
+    """Load the model into the engine; the exit code so far (1 if it failed to load)."""
     from ..errors import AssistantError
     from .local import load_engine
 
@@ -337,27 +336,62 @@ def serve(args: argparse.Namespace) -> int:
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         state.stop("failed to load")
-        code = 1
-    else:
-        if args.parent:
-            _die_with_parent(args.parent, on=False)  # from now on the server outlives its command
-        state.ready_at = time.time()
-        state.ready.set()
-        print(f"ready after {state.ready_at - state.started_at:.1f} s", flush=True)
-    if args.start_lock_fd is not None:
-        os.close(args.start_lock_fd)  # commands waiting to start a server may look again
-    threading.Thread(target=_watch_idle, args=(state,), name="idle", daemon=True).start()
-    while not state.stopping.wait(1.0):
-        pass
-    print(f"stopping: {state.stop_reason}", flush=True)
-    front.shutdown()  # no new connections are answered
+        return 1
+    if args.parent:
+        _die_with_parent(args.parent, on=False)  # from now on the server outlives its command
+    state.ready_at = time.time()
+    state.ready.set()
+    print(f"ready after {state.ready_at - state.started_at:.1f} s", flush=True)
+    return 0
+
+
+def _drain(front: _Front, state: _State) -> None:
+    """Stop answering new connections, and let the running requests end (each at its next
+    batch, within a minute)."""
+    front.shutdown()
     front.server_close()
-    deadline = time.monotonic() + 60  # each request ends at its next batch
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with state.lock:
             if state.active == 0:
                 break
         time.sleep(0.05)
+
+
+def _background(target: Callable, name: str, *args, **kwargs) -> None:
+    threading.Thread(target=target, args=args, kwargs=kwargs, name=name, daemon=True).start()
+
+
+def serve(args: argparse.Namespace) -> int:
+    os.umask(0o077)
+    folder = Path(args.dir)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    loading = f"loading {args.model} ({args.threads} threads, context {args.context})"
+    print(f"model server pid {os.getpid()}: {started}, {loading}", flush=True)
+    alive = _hold_alive_lock(folder)
+    if alive is None:
+        print("error: another model server is already running here", file=sys.stderr, flush=True)
+        return 3
+    state = _State(args)
+    _write_pid_file(folder, state)
+    listening = _listen(folder, state)
+    if listening is None:
+        return 1
+    front, remove_files = listening
+    _background(front.serve_forever, "front", poll_interval=0.2)
+    if args.parent:
+        _die_with_parent(args.parent, on=True)
+        _background(_watch_parent, "parent", args.parent, state, remove_files)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: state.stop("signalled"))
+    code = _load(args, state)
+    if args.start_lock_fd is not None:
+        os.close(args.start_lock_fd)  # commands waiting to start a server may look again
+    _background(_watch_idle, "idle", state)
+    while not state.stopping.wait(1.0):
+        pass
+    print(f"stopping: {state.stop_reason}", flush=True)
+    _drain(front, state)
     remove_files()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,5 +1,6 @@
 """Finding, starting, replacing and talking to the local model server (the server itself is
-:mod:`.model_daemon`).
+:mod:`.model_daemon`; the processes and files are handled by :mod:`.server_process`, the
+HTTP over its Unix socket by :mod:`.server_socket`).
 
 One server per user and folder (``server_dir``, by default ``cache_dir/server``, owner
 only): the first command that needs the local model starts it and every later one, in any
@@ -25,14 +26,10 @@ server; one killed outright is noticed by the server itself, which then exits.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import functools
 import hashlib
-import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,8 +39,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..errors import ConfigError, ProviderError, ProviderUnavailable
-from .model_daemon import PING_S, PROTOCOL
+from ..errors import ProviderError, ProviderUnavailable
+from . import server_process
+from .model_daemon import PROTOCOL
+from .server_socket import (
+    READ_TIMEOUT_S,
+    STATUS_TIMEOUT_S,
+    UNREACHABLE,
+    ServerGone,
+    ServerSilent,
+    call,
+    chat_chunks,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -52,34 +59,11 @@ if TYPE_CHECKING:
 __all__ = ["ServerSpec", "ModelServer", "server_folder"]
 
 START_TIMEOUT_S = 180.0  # loading takes 1 to 5 s on 2 cores; far longer means it is stuck
-STATUS_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 6 * PING_S  # the server writes at least every PING_S while it works
 STOP_TIMEOUT_S = 30.0  # a running request ends at its next batch (about 2 s)
-_MAX_SOCKET_PATH = 107  # bytes, on Linux (sun_path)
-_MAX_LOG_BYTES = 1 << 20
 
 
 def server_folder(settings: "Settings") -> Path:
     return Path(settings.server_dir) if settings.server_dir is not None else Path(settings.cache_dir) / "server"
-
-
-def _prepare_folder(folder: Path) -> None:
-    """The folder, made if needed, owned by this user and closed to everyone else."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = folder.stat()
-        if info.st_uid != os.getuid():
-            raise ConfigError(f"the model server folder {folder} belongs to another user: set ASSISTANT_SERVER_DIR to a folder of yours")
-        if info.st_mode & 0o077:
-            folder.chmod(0o700)
-    except OSError as exc:
-        raise ConfigError(f"cannot use the model server folder {folder}: {exc.strerror or exc}") from None
-    length = len(os.fsencode(folder / "llm.sock"))
-    if length > _MAX_SOCKET_PATH:
-        raise ConfigError(
-            f"the model server folder {folder} is too deep for a Unix socket ({length} bytes, at most "
-            f"{_MAX_SOCKET_PATH}): set ASSISTANT_SERVER_DIR to a shorter path"
-        )
 
 
 @dataclass(frozen=True)
@@ -140,32 +124,6 @@ def _describe(status: dict) -> str:
     return f"{status.get('model') or Path(status.get('model_path', '?')).stem}, {status.get('threads')} threads, {status.get('context')}-token context"
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float):
-        super().__init__("model-server", timeout=timeout)
-        self._path = str(path)
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class _Gone(Exception):
-    """The server is not there, stopped, or went away before the reply ended."""
-
-
-_UNREACHABLE = (OSError, http.client.HTTPException)  # refused, reset, no socket file, timeouts, broken replies
-
-
-# Servers started by this process: kept so that they are reaped when they end (a chat
-# outlives the server it started) rather than left as zombies.
-_CHILDREN: list[subprocess.Popen] = []
 # Objects that started a server not known to be ready: ended when this process exits
 # (Ctrl-C, an error), so that a half-started server does not linger.
 _STARTING: "weakref.WeakSet[ModelServer]" = weakref.WeakSet()
@@ -191,7 +149,7 @@ class ModelServer:
         self.spec = spec
         self.folder = Path(folder) if folder is not None else spec.folder  # type: ignore[union-attr]
         self.notify = notify
-        _prepare_folder(self.folder)
+        server_process.prepare_folder(self.folder)
         self.socket_path = self.folder / "llm.sock"
         self.pid_path = self.folder / "server.pid"
         self.log_path = self.folder / "server.log"
@@ -202,22 +160,13 @@ class ModelServer:
 
     # -- looking -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = STATUS_TIMEOUT_S) -> tuple[int, dict]:
-        if not self.socket_path.exists():
-            raise FileNotFoundError(self.socket_path)
-        connection = _UnixConnection(self.socket_path, timeout)
-        try:
-            data = None if body is None else json.dumps(body)
-            connection.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
-            response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"{}")
-        finally:
-            connection.close()
+        return call(self.socket_path, method, path, body, timeout)
 
     def status(self, timeout: float = STATUS_TIMEOUT_S) -> dict | None:
         """What the server says about itself; None when no server answers."""
         try:
             code, info = self._call("GET", "/status", timeout=timeout)
-        except (*_UNREACHABLE, ValueError):
+        except (*UNREACHABLE, ValueError):
             return None
         if code != 200 or not isinstance(info, dict) or "pid" not in info:
             return None
@@ -233,17 +182,7 @@ class ModelServer:
 
     def alive(self) -> bool:
         """Whether a server process lives in this folder (it holds alive.lock), answering or not."""
-        try:
-            fd = os.open(self.folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # also lets go of the lock, if we got it
-        return False
+        return server_process.alive(self.folder)
 
     def _ours(self, status: dict | None) -> bool:
         return bool(status) and status.get("protocol") == PROTOCOL and status.get("fingerprint") == self._fingerprint and status.get("state") in ("ready", "loading")
@@ -253,15 +192,6 @@ class ModelServer:
         return self._ours(status) and status["state"] == "ready"  # type: ignore[index]
 
     # -- starting ------------------------------------------------------------------------
-    def _try_start_lock(self) -> int | None:
-        fd = os.open(self.folder / "start.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
-
     def begin(self) -> bool:
         """See that a server for this command's spec runs or is starting, without waiting
         for it to load; True if it is ready now. Another command starting one right now
@@ -272,7 +202,7 @@ class ModelServer:
             status = self.status()
             if self._ours(status):
                 return status["state"] == "ready"  # type: ignore[index]
-            fd = self._try_start_lock()
+            fd = server_process.try_start_lock(self.folder)
             if fd is None:
                 return False
             try:
@@ -311,85 +241,30 @@ class ModelServer:
         elif recorded is not None:
             self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
         if not self.alive():
-            _remove(self.pid_path, self.socket_path)
+            server_process.remove(self.pid_path, self.socket_path)
         return None
 
     def _wait_gone(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.alive():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        return server_process.wait_gone(self.folder, timeout)
 
     def _end(self, pid: int | None, ask: bool) -> None:
         """Stop the server: politely (it ends its requests at their next batch), then by force."""
         if ask:
             try:
                 self._call("POST", "/stop", {"reason": "replaced"})
-            except _UNREACHABLE:
+            except UNREACHABLE:
                 pass
             if self._wait_gone(STOP_TIMEOUT_S):
                 return
-        if pid and _is_model_daemon(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        server_process.kill_server(pid)
         if not self._wait_gone(10.0):
             raise ProviderUnavailable(f"cannot end the local model server (pid {pid}) in {self.folder}: end it yourself (kill {pid})")
 
     def _spawn(self, start_lock: int) -> None:
-        spec = self.spec
-        assert spec is not None
-        root = str(Path(__file__).resolve().parents[2])  # the folder holding this package: the server runs this very code
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        command = [
-            sys.executable, "-m", "assistant.providers.model_daemon",
-            "--dir", str(self.folder), "--model", str(spec.model_path), "--name", spec.model_name,
-            "--threads", str(spec.threads), "--context", str(spec.context), "--idle-s", f"{spec.idle_s:g}",
-            "--fingerprint", self._fingerprint or "", "--parent", str(os.getpid()), "--start-lock-fd", str(start_lock),
-        ]  # fmt: skip
-        try:  # the log keeps the last servers' lines (starts, stops and why), within a bound
-            if self.log_path.stat().st_size > _MAX_LOG_BYTES:
-                self.log_path.unlink()
-        except OSError:
-            pass
-        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _CHILDREN[:] = [child for child in _CHILDREN if child.poll() is None]  # reaps those that ended
-        try:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(start_lock,),
-                start_new_session=True,  # a Ctrl-C at the terminal is the command's, not the server's
-                cwd=self.folder,
-                env=env,
-            )
-        except OSError as exc:
-            raise ProviderUnavailable(f"cannot start the local model server: {exc.strerror or exc}") from None
-        finally:
-            os.close(log)
-        _CHILDREN.append(self._process)
+        assert self.spec is not None
+        fingerprint = self._fingerprint or ""
+        self._process = server_process.spawn_server(self.spec, self.folder, fingerprint, start_lock, self.log_path)
         _STARTING.add(self)
-
-    def _start_failure(self) -> str:
-        """Why the server we started exited: its last ``error:`` line."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        pid = self._process.pid if self._process is not None else None
-        mine = [i for i, line in enumerate(lines) if line.startswith(f"model server pid {pid}:")]
-        lines = lines[mine[-1] :] if mine else lines[-20:]  # this server's lines (the log is appended to)
-        errors = [line[len("error: ") :] for line in lines if line.startswith("error: ")]
-        if errors:
-            return errors[-1]
-        code = self._process.returncode if self._process is not None else "?"
-        return f"the local model server exited (code {code}) before it was ready: see {self.log_path}"
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> dict:
         """Wait until a server for this spec is ready, starting one if needed; its status.
@@ -405,7 +280,7 @@ class ModelServer:
                     _STARTING.discard(self)
                     return status  # type: ignore[return-value]
             elif self._process is not None and self._process.poll() is not None:
-                failure = self._start_failure()
+                failure = server_process.start_failure(self.log_path, self._process)
                 self._process = None
                 raise ProviderUnavailable(failure)
             else:
@@ -417,21 +292,17 @@ class ModelServer:
 
     def _abandon(self) -> None:
         """End the server this object started if it is not ready yet."""
-        process, self._process = self._process, None
+        started, self._process = self._process, None
         _STARTING.discard(self)
-        if process is None or process.poll() is not None:
+        if started is None or started.poll() is not None:
             return
         if self._ours(status := self.status(timeout=1.0)) and status["state"] == "ready":  # type: ignore[index]
             return  # it made it: others may use it
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
-        if (self.pid_file() or {}).get("pid") == process.pid:
-            _remove(self.pid_path)
+        server_process.kill_started(started)
+        if (self.pid_file() or {}).get("pid") == started.pid:
+            server_process.remove(self.pid_path)
         if not self.alive():
-            _remove(self.socket_path)
+            server_process.remove(self.socket_path)
 
     # -- stopping ------------------------------------------------------------------------
     def stop(self) -> int | None:
@@ -440,10 +311,10 @@ class ModelServer:
         status = self.status()
         pid = (status or {}).get("pid") or (self.pid_file() or {}).get("pid")
         if status is None and not self.alive():
-            _remove(self.pid_path, self.socket_path)
+            server_process.remove(self.pid_path, self.socket_path)
             return None
         self._end(pid, ask=status is not None)
-        _remove(self.pid_path, self.socket_path)
+        server_process.remove(self.pid_path, self.socket_path)
         return pid
 
     # -- answering -----------------------------------------------------------------------
@@ -463,7 +334,8 @@ class ModelServer:
             self.wait_ready()
             wrote = False
             try:
-                with closing(self._chat(body)) as chunks:  # closing the connection stops the request
+                # closing the connection stops the request
+                with closing(chat_chunks(self.socket_path, body, self.log_path)) as chunks:
                     for chunk in chunks:
                         if give_way and closed.is_set():
                             return
@@ -475,7 +347,9 @@ class ModelServer:
                             wrote = True
                             yield text
                 return
-            except _Gone:
+            except ServerSilent:
+                raise self._hung() from None
+            except ServerGone:
                 if wrote:
                     raise ProviderError(
                         f"the local model server (pid {self._pid}) stopped while answering (the partial answer was dropped): ask again"
@@ -483,81 +357,11 @@ class ModelServer:
                 if attempt == 2:
                     raise ProviderError(f"the local model server (pid {self._pid}) stopped before answering twice: see {self.log_path}") from None
 
-    def _chat(self, body: dict) -> Iterator[dict]:
-        """The server's streamed chunks for one request ({} for a keep-alive line); the
-        connection closes when the caller stops reading, which stops the request."""
-        connection = _UnixConnection(self.socket_path, READ_TIMEOUT_S)
-        try:
-            try:
-                connection.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-            except socket.timeout:
-                raise self._hung() from None
-            except _UNREACHABLE:
-                raise _Gone() from None
-            if response.status == 503:
-                raise _Gone()
-            if response.status != 200:
-                raise ProviderError(f"the local model server answered HTTP {response.status}: see {self.log_path}")
-            while True:
-                try:
-                    line = response.readline()
-                except socket.timeout:
-                    raise self._hung() from None
-                except _UNREACHABLE:
-                    raise _Gone() from None
-                if not line:
-                    raise _Gone()  # closed before [DONE]
-                line = line.strip()
-                if line.startswith(b":"):
-                    yield {}
-                elif line.startswith(b"data:"):
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        return
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError:
-                        raise ProviderError("the local model server sent a reply that is not JSON") from None
-                    yield chunk if isinstance(chunk, dict) else {}
-        finally:
-            connection.close()
-
     def _hung(self) -> ProviderError:
         return ProviderError(
             f"the local model server (pid {self._pid}) sent nothing for {READ_TIMEOUT_S:.0f} s: "
             "`assistant server stop` ends it (the next command starts a new one)"
         )
-
-
-def _remove(*paths: Path) -> None:
-    """Remove a dead server's files; what cannot be removed is left for the next server to
-    report (it says why it cannot listen)."""
-    for path in paths:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def _is_model_daemon(pid: int) -> bool:
-    """Whether ``pid`` is a model server process (a recycled pid must not be killed)."""
-    try:
-        return b"assistant.providers.model_daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists() and _exists(pid)  # no /proc: trust the pid file
-    except OSError:
-        return False
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def server_report(settings: "Settings") -> dict:
