@@ -150,7 +150,9 @@ def _turn_away(written: Sequence[TokenOdds], target: str = _REFUSAL_OPENING) -> 
     return best
 
 
-def _held_while_refusing(stream: Iterator[str], pieces: list[str], timings: dict, started: float) -> Iterator[Piece]:
+def _held_while_refusing(
+    stream: Iterator[str], pieces: list[str], timings: dict, started: float
+) -> Iterator[Piece]:
     """The provider's pieces as they come, collected in ``pieces``, except that text which so
     far only spells the refusal is held back (it may be reconsidered; the final answer
     shows a refusal anyway), so a refusal never flashes on screen before an answer."""
@@ -177,13 +179,16 @@ def check_question(question: str, max_chars: int) -> str:
         raise QuestionError("empty question: type a question about the articles")
     if len(question) > max_chars:
         raise QuestionError(
-            f"question too long ({len(question):,} characters; the limit is {max_chars:,}): ask about one thing at a time"
+            f"question too long ({len(question):,} characters; the limit is {max_chars:,}): "
+            "ask about one thing at a time"
         )
     return question
 
 
 class Answerer:
-    def __init__(self, searcher: Searcher, provider: Provider, settings: Settings, rewriter: Rewriter | None = None):
+    def __init__(
+        self, searcher: Searcher, provider: Provider, settings: Settings, rewriter: Rewriter | None = None
+    ):
         self.searcher = searcher
         self.provider = provider
         self.settings = settings
@@ -203,7 +208,9 @@ class Answerer:
         orders: list[list[Passage]] = [[]]
         if self._reads_whole_index(self.settings.answer_k):
             everything = sorted(self.searcher.all_passages(), key=_reading_order)
-            orders = [_whole_index_order(first, [p for p in everything if p is not first]) for first in everything]
+            orders = [
+                _whole_index_order(first, [p for p in everything if p is not first]) for first in everything
+            ]
         for passages in orders:
             if not self._reading_ahead:  # a question came (leave it the cores) or the chat ended
                 return
@@ -237,7 +244,11 @@ class Answerer:
         return focus_passages(question, passages, self._embed, self.settings.passage_focus_tokens)
 
     def ask(
-        self, question: str, k: int | None = None, where: SearchFilter = SearchFilter(), history: Sequence[Turn] = ()
+        self,
+        question: str,
+        k: int | None = None,
+        where: SearchFilter = SearchFilter(),
+        history: Sequence[Turn] = (),
     ) -> Answer:
         for event in self.stream(question, k, where, history):
             if isinstance(event, Done):
@@ -245,7 +256,11 @@ class Answerer:
         raise AssertionError("stream ended without an answer")  # pragma: no cover
 
     def stream(
-        self, question: str, k: int | None = None, where: SearchFilter = SearchFilter(), history: Sequence[Turn] = ()
+        self,
+        question: str,
+        k: int | None = None,
+        where: SearchFilter = SearchFilter(),
+        history: Sequence[Turn] = (),
     ) -> Iterator[AnswerEvent]:
         """Events for one question; ``history`` holds the earlier turns of a conversation,
         used to make a follow-up question stand alone before retrieval."""
@@ -358,7 +373,9 @@ class Answerer:
         """Whether the writer's own odds of refusing are read (free: they come with its tokens)."""
         return self.settings.read_refusal_odds and self.provider.gives_token_odds
 
-    def _refusal(self, question, hits, timings, started, raw, repairs=None, odds=None, decision="refused") -> Answer:
+    def _refusal(
+        self, question, hits, timings, started, raw, repairs=None, odds=None, decision="refused"
+    ) -> Answer:
         from .models import Repairs
 
         timings.setdefault("generate_s", 0.0)

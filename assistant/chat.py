@@ -16,7 +16,7 @@ from .followup import Turn
 from .models import Answer, Citation, Passage, SearchHit
 
 if TYPE_CHECKING:
-    from .answer import AnswerEvent, Answerer
+    from .answer import Answerer, AnswerEvent
     from .config import Settings
 
 __all__ = [
@@ -117,7 +117,13 @@ class ArticleView:
     quote_end: int
 
     def as_json(self) -> dict:
-        return {"n": self.n, **self.passage.as_json(), "context": self.text, "context_start": self.start, "context_end": self.end}
+        return {
+            "n": self.n,
+            **self.passage.as_json(),
+            "context": self.text,
+            "context_start": self.start,
+            "context_end": self.end,
+        }
 
 
 def answer_for_history(answer: Answer) -> str:
@@ -254,15 +260,19 @@ class ChatSession:
         if not any(p.chunk_id == passage.chunk_id for p in siblings):  # ids carry the content hash
             if siblings:
                 raise ChatCommandError(
-                    f"the article '{passage.title}' has changed in the index since this answer: /retry cites its new text"
+                    f"the article '{passage.title}' has changed in the index since this answer: "
+                    "/retry cites its new text"
                 )
             raise ChatCommandError(
-                f"the article '{passage.title}' is no longer in the index (pruned?): /source {n} still shows the passage cited"
+                f"the article '{passage.title}' is no longer in the index (pruned?): "
+                f"/source {n} still shows the passage cited"
             )
         text, length = stitch_article(siblings)
         start = _snap_back(text, max(0, passage.start - context_chars))
         end = _snap_forward(text, min(length, passage.end + context_chars))
-        return ArticleView(n, passage, text[start:end], start, end, length, citation.quote_start, citation.quote_end)
+        return ArticleView(
+            n, passage, text[start:end], start, end, length, citation.quote_start, citation.quote_end
+        )
 
 
 def _snap_back(text: str, at: int) -> int:

@@ -62,7 +62,18 @@ def run_command(session: ChatSession, command: Command, as_json: bool = False) -
     elif command.name == "sources":
         answer, cited = session.sources()
         if emit:
-            emit({"sources": [{**h.passage.as_json(), "score": round(h.score, 6), "cited_as": cited.get(h.passage.chunk_id)} for h in answer.passages]})
+            emit(
+                {
+                    "sources": [
+                        {
+                            **h.passage.as_json(),
+                            "score": round(h.score, 6),
+                            "cited_as": cited.get(h.passage.chunk_id),
+                        }
+                        for h in answer.passages
+                    ]
+                }
+            )
         else:
             ui.print_sources(answer, cited)
     elif command.name == "source":
@@ -220,7 +231,9 @@ def _prompt(colour: bool) -> str:
     return "\001\033[1;36m\002› \001\033[0m\002" if colour else "› "
 
 
-def run_interactive(settings: Settings, session_factory: Callable[[], ChatSession], stdin: TextIO = sys.stdin) -> int:
+def run_interactive(
+    settings: Settings, session_factory: Callable[[], ChatSession], stdin: TextIO = sys.stdin
+) -> int:
     """The terminal chat; returns the exit code."""
     import signal
 
@@ -238,7 +251,9 @@ def run_interactive(settings: Settings, session_factory: Callable[[], ChatSessio
 
 def _converse(loading: _Loading, history: _LineHistory) -> int:
     """Read and answer lines until Ctrl-D or /quit; returns the exit code."""
-    ui.print_note("Ask about the ingested articles. /help lists commands; Ctrl-C stops an answer; Ctrl-D leaves.")
+    ui.print_note(
+        "Ask about the ingested articles. /help lists commands; Ctrl-C stops an answer; Ctrl-D leaves."
+    )
     prompt = _prompt(ui.is_colour_terminal())
     while True:
         try:

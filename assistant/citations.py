@@ -18,11 +18,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .text import BULLET, split_sentences
 from .lexical import tokenize
 from .models import AnswerSentence, Citation, Passage, Repairs
+from .text import BULLET, split_sentences
 
-__all__ = ["parse_answer", "verify", "Verified", "is_refusal", "strip_markers", "support_units", "REFUSAL_TEXT"]
+__all__ = [
+    "parse_answer",
+    "verify",
+    "Verified",
+    "is_refusal",
+    "strip_markers",
+    "support_units",
+    "REFUSAL_TEXT",
+]
 
 REFUSAL_TEXT = "The articles do not say."
 
@@ -39,12 +47,15 @@ _MARKER = re.compile(
     r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,6}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,6})*)\s*\]",
     re.IGNORECASE,
 )
-_SOURCES_SECTION = re.compile(r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL)
+_SOURCES_SECTION = re.compile(
+    r"\n\s*(?:#+\s*)?(?:sources|references|citations)\s*:?\s*\n.*\Z", re.IGNORECASE | re.DOTALL
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Sentences that join two facts (a comparison, a contrast, a change from one report to a later
 # one): only these may be backed by two passages together.
 _COMPARISON = re.compile(
-    r"\b(?:while|whereas|but|than|compared|both|respectively|however|and then|changed?|rose|fell|increased|decreased|"
+    r"\b(?:while|whereas|but|than|compared|both|respectively|however|and then|changed?|"
+    r"rose|fell|increased|decreased|"
     r"widened|narrowed|earlier|later|updated?)\b|\bfrom\b[^.;]{1,60}?\bto\b|;",
     re.IGNORECASE,
 )
@@ -52,15 +63,18 @@ _COMPARISON = re.compile(
 _MARKER_RESIDUE = re.compile(r"\[[^\[\]]{0,40}?\d[^\[\]]{0,40}?\]|\[\s*\]")
 _SOURCES_LINE = re.compile(r"^\s*(?:sources?|references?|citations?)\s*:?[\s,;.]*$", re.IGNORECASE)
 _LEAD_IN = re.compile(
-    r"^(?:here(?:'s| is| are)|below|based on|according to the (?:passages?|articles?)|in summary|to answer|sure|"
-    r"certainly|okay|ok|yes|no|answer)\b",
+    r"^(?:here(?:'s| is| are)|below|based on|according to the (?:passages?|articles?)|in summary|to "
+    r"answer|sure|certainly|okay|ok|yes|no|answer)\b",
     re.IGNORECASE,
 )
 _REFUSAL = re.compile(
-    r"(?:\b(?:articles?|passages?|sources?|context|text|documents?)\b[^.]*?\b(?:do(?:es)?\s*n[o']t|did\s*n[o']t|does not|do not)\s+"
+    r"(?:\b(?:articles?|passages?|sources?|context|text|documents?)\b[^.]*?"
+    r"\b(?:do(?:es)?\s*n[o']t|did\s*n[o']t|does not|do not)\s+"
     r"(?:say|mention|state|specify|provide|contain|include|report|address|answer|give|indicate|discuss|tell)"
-    r"|\bno (?:information|mention|details?)\b|\bnot (?:mentioned|stated|specified|provided|reported|available)\b"
-    r"|\bI (?:don[’']t|do not) know\b|\bcannot (?:answer|determine|be determined)\b|\bunable to (?:answer|determine|find)\b)",
+    r"|\bno (?:information|mention|details?)\b"
+    r"|\bnot (?:mentioned|stated|specified|provided|reported|available)\b"
+    r"|\bI (?:don[’']t|do not) know\b|\bcannot (?:answer|determine|be determined)\b"
+    r"|\bunable to (?:answer|determine|find)\b)",
     re.IGNORECASE,
 )
 
@@ -81,7 +95,8 @@ def strip_markers(text: str) -> str:
 # -- parsing ----------------------------------------------------------------------------
 # Markers written out in words: "according to passage 1", "(passage 2)", "in passages 1 and 3".
 _WORDED_MARKER = re.compile(
-    r"[,;]?\s*\(?\b(?:according to|as stated in|as per|see|in|from)?\s*(?:the\s+)?passages?\s+(\d{1,3}(?:\s*(?:,|and)\s*\d{1,3})*)\)?",
+    r"[,;]?\s*\(?\b(?:according to|as stated in|as "
+    r"per|see|in|from)?\s*(?:the\s+)?passages?\s+(\d{1,3}(?:\s*(?:,|and)\s*\d{1,3})*)\)?",
     re.IGNORECASE,
 )
 
@@ -118,7 +133,12 @@ def parse_answer(raw: str) -> list[ParsedSentence]:
     for line in _worded_to_brackets(text).split("\n"):
         line = re.sub(r"\s+", " ", BULLET.sub("", line)).strip()
         # Markers right after a sentence's end punctuation belong to that sentence: move them before it.
-        line = re.sub(r"([.!?])((?:\s*" + _MARKER.pattern + r")+)", lambda m: m.group(2) + m.group(1), line, flags=re.IGNORECASE)
+        line = re.sub(
+            r"([.!?])((?:\s*" + _MARKER.pattern + r")+)",
+            lambda m: m.group(2) + m.group(1),
+            line,
+            flags=re.IGNORECASE,
+        )
         for start, end in split_sentences(line):
             sentence = line[start:end]
             markers = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1))]
@@ -188,7 +208,9 @@ class _Window:
 class SupportScorer:
     """Scores how well each passage supports a sentence; built once per answer."""
 
-    def __init__(self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray], max_window: int = 4):
+    def __init__(
+        self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray], max_window: int = 4
+    ):
         self.passages = list(passages)
         self.embed = embed
         self.windows: list[_Window] = []
@@ -207,7 +229,14 @@ class SupportScorer:
                     mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
                     self.windows.append(
                         _Window(
-                            i, first.start, last.end, text, mean, frozenset(tokenize(text)), frozenset(_numbers(_MARKER.sub(" ", text))), b - a + 1
+                            i,
+                            first.start,
+                            last.end,
+                            text,
+                            mean,
+                            frozenset(tokenize(text)),
+                            frozenset(_numbers(_MARKER.sub(" ", text))),
+                            b - a + 1,
                         )
                     )
             row += len(units)
@@ -246,7 +275,9 @@ class SupportScorer:
                 scores[s, w] = score
         return scores
 
-    def pair_support(self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0) -> tuple[float, int, int] | None:
+    def pair_support(
+        self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0
+    ) -> tuple[float, int, int] | None:
         """The best two passages that together support sentence ``s`` (a comparison across
         two articles is in neither alone): recall and numbers over the union of their best
         windows, similarity of the closer one. Returns (score, passage i, passage j)."""
@@ -262,7 +293,9 @@ class SupportScorer:
         tops: dict[int, list[int]] = {}
         for w in np.argsort(-self._cos[s]):
             window = self.windows[w]
-            alone = self.support(float(self._cos[s, w]), sum(v for t, v in weight.items() if t in window.terms) / total)
+            alone = self.support(
+                float(self._cos[s, w]), sum(v for t, v in weight.items() if t in window.terms) / total
+            )
             if alone < floor:
                 continue
             picks = tops.setdefault(window.passage_index, [])
@@ -291,7 +324,10 @@ class SupportScorer:
         numbers = self._own_numbers(s)
         if len(numbers) < 2:
             return False
-        held = [frozenset().union(*(w.numbers for w in self.windows if w.passage_index == i)) for i in range(len(self.passages))]
+        held = [
+            frozenset().union(*(w.numbers for w in self.windows if w.passage_index == i))
+            for i in range(len(self.passages))
+        ]
         if any(numbers <= h for h in held):
             return False
         return any(numbers <= a | b for x, a in enumerate(held) for b in held[x + 1 :])
@@ -339,7 +375,7 @@ class Verified:
 
 
 def _is_pure_refusal(sentence: str) -> bool:
-    """"The articles do not say." and its short variants: nothing else in them to check."""
+    """ "The articles do not say." and its short variants: nothing else in them to check."""
     return is_refusal(sentence) and not _numbers(sentence) and len(sentence.split()) <= 7
 
 
@@ -467,7 +503,9 @@ def verify(
         )
         rendered.append(_render(sentence.text, numbers))
     citations = tuple(
-        Citation(n, passages[i], quotes[i][1].text, quotes[i][1].start, quotes[i][1].end, round(quotes[i][0], 4))
+        Citation(
+            n, passages[i], quotes[i][1].text, quotes[i][1].start, quotes[i][1].end, round(quotes[i][0], 4)
+        )
         for i, n in sorted(display.items(), key=lambda item: item[1])
     )
     repairs = Repairs(tally.kept, tally.moved, tally.added, tally.dropped, tally.unsupported)

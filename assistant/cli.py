@@ -92,7 +92,10 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), help="Index folder (default: index/)."
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder (default: index/).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
 
@@ -100,10 +103,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @index_option
-@click.option("--prune", is_flag=True, help="Also remove articles whose files are gone (never those from URLs).")
+@click.option(
+    "--prune", is_flag=True, help="Also remove articles whose files are gone (never those from URLs)."
+)
 @json_option
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], index_dir: Path | None, prune: bool, as_json: bool) -> None:
+def ingest(
+    ctx: click.Context, paths: tuple[str, ...], index_dir: Path | None, prune: bool, as_json: bool
+) -> None:
     """Add articles to the index: files or folders (.txt .md .html .json .jsonl, RSS/Atom
     .xml .rss .atom, .pdf) and http(s):// URLs of pages, feeds or PDFs (fetched only when
     named; a re-ingest asks the server what changed)."""
@@ -181,7 +188,13 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
 @main.command(name="eval")
 @click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="Golden questions (JSONL).")
 @provider_option("Who writes the answers")
-@click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True, help="Runs, to flag unstable questions.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Runs, to flag unstable questions.",
+)
 @click.option(
     "--split",
     type=click.Choice(["all", "dev", "test"]),
@@ -189,17 +202,33 @@ def ask(ctx, question, index_dir, provider, k, sources, since, until, as_json) -
     show_default=True,
     help="Questions to ask: 'dev' to tune on, 'test' to report (never read its failures while tuning).",
 )
-@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="A previous JSON report to compare with.")
-@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
-@click.option("--markdown-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
 @click.option(
-    "--hostile", is_flag=True, help="Also ask over the corpus mixed with the prompt-injection articles (evals/hostile/) and gate on the injection rate."
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A previous JSON report to compare with.",
 )
 @click.option(
-    "--hostile-sample", type=click.IntRange(1, 10_000), help="Ask only N questions in the hostile run (those reaching hostile passages first); implies --hostile."
+    "--json-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
+)
+@click.option(
+    "--markdown-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here."
+)
+@click.option(
+    "--hostile",
+    is_flag=True,
+    help="Also ask over the corpus mixed with the prompt-injection articles (evals/hostile/) "
+    "and gate on the injection rate.",
+)
+@click.option(
+    "--hostile-sample",
+    type=click.IntRange(1, 10_000),
+    help="Ask only N questions in the hostile run (those reaching hostile passages first); "
+    "implies --hostile.",
 )
 @click.pass_context
-def eval_command(ctx, dataset, provider, repeat, split, baseline, json_out, markdown_out, hostile, hostile_sample) -> None:
+def eval_command(
+    ctx, dataset, provider, repeat, split, baseline, json_out, markdown_out, hostile, hostile_sample
+) -> None:
     """Run the golden questions through the assistant and gate on the metrics."""
     from .evals import DEFAULT_DATASET, EvalOptions
     from .ui import run_eval_with_progress
@@ -248,8 +277,12 @@ def stats(ctx, index_dir, as_json) -> None:
 @main.command()
 @index_option
 @provider_option("Who writes the answers")
-@click.option("--k", type=click.IntRange(1, 20), help="Passages given to the provider per question (default 3).")
-@click.option("--json", "as_json", is_flag=True, help="Read questions line by line; print one JSON line per answer.")
+@click.option(
+    "--k", type=click.IntRange(1, 20), help="Passages given to the provider per question (default 3)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Read questions line by line; print one JSON line per answer."
+)
 @click.pass_context
 def chat(ctx, index_dir, provider, k, as_json) -> None:
     """Talk with the articles: follow-up questions, streamed cited answers, /source N to

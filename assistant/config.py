@@ -61,11 +61,15 @@ class Settings(BaseModel):
         80, ge=0, description="Passages shorter than this are merged with a neighbour when possible."
     )
     chunk_overlap_tokens: int = Field(
-        40, ge=0, description="At most this many tokens of trailing sentences repeat at the next passage's start."
+        40,
+        ge=0,
+        description="At most this many tokens of trailing sentences repeat at the next passage's start.",
     )
 
     search_k: int = Field(5, ge=1, le=200, description="Passages returned by a search.")
-    search_candidates: int = Field(40, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
+    search_candidates: int = Field(
+        40, ge=1, description="Candidates taken from each of dense and BM25 before fusion."
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
@@ -74,66 +78,78 @@ class Settings(BaseModel):
     provider: str = Field("local", description=f"Who writes answers: {describe_providers()}.")
     openai_model: str = Field("gpt-4o-mini", description="Chat model name for provider='openai'.")
     local_model_file: Path | None = Field(
-        None, description="A GGUF file for provider='local' instead of the bundled Qwen2.5-Coder-1.5B-Instruct."
+        None,
+        description="A GGUF file for provider='local' instead of the bundled Qwen2.5-Coder-1.5B-Instruct.",
     )
     local_server: bool = Field(
         True,
-        description="Run the local LLM in one background server per user, started by the first command that needs "
-        "it and shared by every command and terminal with its prompt cache (stopped after server_idle_s without "
-        "requests); false loads the model inside each command instead.",
+        description="Run the local LLM in one background server per user, started by the first command that "
+        "needs it and shared by every command and terminal with its prompt cache (stopped after "
+        "server_idle_s without requests); false loads the model inside each command instead.",
     )
     server_idle_s: float = Field(
         300.0, gt=0, description="Seconds the local model server stays loaded after its last request."
     )
     server_dir: Path | None = Field(
-        None, description="Folder (owner-only) of the local model server's socket, pid file and log; default cache_dir/server."
+        None,
+        description="Folder (owner-only) of the local model server's socket, pid file and log; "
+        "default cache_dir/server.",
     )
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local LLM; 0 means one per core.")
     llm_context_tokens: int = Field(4096, ge=512, description="Context window of the local LLM.")
     max_answer_tokens: int = Field(200, ge=16, description="Longest answer the model may write, in tokens.")
-    answer_k: int = Field(3, ge=1, le=20, description="Passages given to the model (fewer is faster on a CPU).")
+    answer_k: int = Field(
+        3, ge=1, le=20, description="Passages given to the model (fewer is faster on a CPU)."
+    )
     passage_focus_tokens: int = Field(
         0,
         ge=0,
         description="With a model provider, the model reads of each passage only its most question-related "
-        "contiguous lines and sentences, up to this many cl100k tokens (prefill dominates CPU latency); 0 gives "
-        "whole passages. Answers are still verified against the whole passages.",
+        "contiguous lines and sentences, up to this many cl100k tokens (prefill dominates CPU latency); 0 "
+        "gives whole passages. Answers are still verified against the whole passages.",
     )
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Verifier: least support score for a passage to back a sentence."
     )
     read_refusal_odds: bool = Field(
         True,
-        description="With a model that gives token probabilities (the local one), read from its first tokens how "
-        "likely it was to refuse; refuse_above acts on it, and eval reports record it.",
+        description="With a model that gives token probabilities (the local one), read from its first tokens "
+        "how likely it was to refuse; refuse_above acts on it, and eval reports record it.",
     )
     refuse_above: float = Field(
         1.0,
         ge=0,
         le=1,
-        description="Refuse when the writer's own probability of refusing (read_refusal_odds) is above this, even "
-        "though it answered: such an answer is more often a near miss than the answer (1 never does).",
+        description="Refuse when the writer's own probability of refusing (read_refusal_odds) is above this, "
+        "even though it answered: such an answer is more often a near miss than the answer (1 never does).",
     )
     retry_below: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="When the writer refused although its own probability of refusing (read_refusal_odds) was below "
-        "this, let it write the answer it nearly wrote, from its likeliest other opening; the verifier checks it "
-        "as any answer (0 never does).",
+        description="When the writer refused although its own probability of refusing (read_refusal_odds) "
+        "was below this, let it write the answer it nearly wrote, from its likeliest other opening; the "
+        "verifier checks it as any answer (0 never does).",
     )
     relevance_threshold: float = Field(
-        0.4, ge=0, le=1, description="Least question-to-sentence relevance for the extractive provider to answer."
+        0.4,
+        ge=0,
+        le=1,
+        description="Least question-to-sentence relevance for the extractive provider to answer.",
     )
-    prompts_dir: Path | None = Field(None, description="Folder of prompt templates (default: the repo's prompts/).")
+    prompts_dir: Path | None = Field(
+        None, description="Folder of prompt templates (default: the repo's prompts/)."
+    )
     max_question_chars: int = Field(
-        2000, ge=10, description="Longest question accepted, in characters (a longer one is refused with a message)."
+        2000,
+        ge=10,
+        description="Longest question accepted, in characters (a longer one is refused with a message).",
     )
     followup_rewrite: Literal["auto", "rules", "llm"] = Field(
         "auto",
-        description="How a follow-up question is made to stand alone: 'rules' (pronouns -> the previous turn's "
-        "names), 'llm' (the provider, with prompts/rewrite_*.txt, falling back to rules), 'auto' (llm for "
-        "model providers, rules for extractive).",
+        description="How a follow-up question is made to stand alone: 'rules' (pronouns -> the previous "
+        "turn's names), 'llm' (the provider, with prompts/rewrite_*.txt, falling back to rules), 'auto' (llm "
+        "for model providers, rules for extractive).",
     )
     chat_history_tokens: int = Field(
         400, ge=0, description="Most recent conversation given to the follow-up rewrite, in cl100k tokens."
@@ -159,7 +175,9 @@ class Settings(BaseModel):
     def _registered_provider(cls, name: str) -> str:
         if name not in provider_names():  # worded as pydantic words a value outside a Literal
             raise PydanticCustomError(
-                "literal_error", "Input should be {expected}", {"expected": provider_names_in_words(quoted=True)}
+                "literal_error",
+                "Input should be {expected}",
+                {"expected": provider_names_in_words(quoted=True)},
             )
         return name
 
@@ -174,7 +192,9 @@ class Settings(BaseModel):
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes results (secrets and where the model runs excluded)."""
-        data = self.model_dump(mode="json", exclude={"openai_api_key", "local_server", "server_idle_s", "server_dir"})
+        data = self.model_dump(
+            mode="json", exclude={"openai_api_key", "local_server", "server_idle_s", "server_dir"}
+        )
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -209,7 +229,9 @@ def _file_values(path: Path) -> dict:
     return dict(section)
 
 
-def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides
+) -> Settings:
     """Build the settings from file, environment and overrides (``None`` overrides are ignored)."""
     env = os.environ if env is None else env
     values: dict = {}

@@ -33,6 +33,7 @@ __all__ = [
     "make_rewriter",
 ]
 
+
 class Rewriter(Protocol):
     def __call__(self, question: str, history: Sequence["Turn"]) -> str:
         """The question standing alone, given the earlier turns."""

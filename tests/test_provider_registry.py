@@ -46,7 +46,9 @@ def echo_registered():
 
 def test_the_registry_lists_the_providers_in_order():
     assert provider_names() == ("local", "openai", "extractive")
-    with pytest.raises(ConfigError, match="unknown provider 'magic': choose one of local, openai, extractive"):
+    with pytest.raises(
+        ConfigError, match="unknown provider 'magic': choose one of local, openai, extractive"
+    ):
         make_provider(load_settings(env={}), None, "magic")
 
 
@@ -54,7 +56,9 @@ def test_a_registered_provider_is_a_setting_then_no_longer(echo_registered):
     assert load_settings(env={"ASSISTANT_PROVIDER": "echo"}).provider == "echo"
     assert load_settings(env={}, provider="echo").provider == "echo"
     unregister("echo")
-    with pytest.raises(ConfigError, match="invalid setting provider: Input should be 'local', 'openai' or 'extractive'$"):
+    with pytest.raises(
+        ConfigError, match="invalid setting provider: Input should be 'local', 'openai' or 'extractive'$"
+    ):
         load_settings(env={}, provider="echo")
 
 
@@ -65,7 +69,15 @@ def test_a_registered_provider_is_a_cli_choice_with_its_help(echo_registered, se
         assert "[local|openai|extractive|echo]" in shown, shown
         assert "echo (a test's fake that echoes the denial)" in shown and "extractive (no model" in shown
     env = {"ASSISTANT_CACHE_DIR": str(settings.cache_dir)}
-    args = ["ask", "What did Alibaba deny?", "--provider", "echo", "--json", "--index", str(settings.index_dir)]
+    args = [
+        "ask",
+        "What did Alibaba deny?",
+        "--provider",
+        "echo",
+        "--json",
+        "--index",
+        str(settings.index_dir),
+    ]
     asked = runner.invoke(main, args, env=env)
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.output)
@@ -79,8 +91,13 @@ def test_a_registered_provider_is_a_cli_choice_with_its_help(echo_registered, se
 
 
 def test_a_registered_provider_is_a_chat_provider(echo_registered, searcher, settings, capsys):  # noqa: F811
-    session = ChatSession(Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings)
-    assert command_help()["provider"] == ("NAME", "answer with another provider: local, openai, extractive or echo")
+    session = ChatSession(
+        Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings
+    )
+    assert command_help()["provider"] == (
+        "NAME",
+        "answer with another provider: local, openai, extractive or echo",
+    )
     run_command(session, Command("provider"))
     assert "(/provider local|openai|extractive|echo switches)" in capsys.readouterr().out
     assert session.use_provider("Echo") == "echo"

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # Questions that can only be answered by a number, or by a date: a sentence without one
 # cannot be the answer, however close its topic.
 _WANTS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much|large|big|long|far|old|high|low)|by how much|what (?:percentage|percent|share|proportion|"
+    r"\b(?:how (?:many|much|large|big|long|far|old|high|low)|by how much|"
+    r"what (?:percentage|percent|share|proportion|"
     r"price|amount|number|sum|fee|fine|cost|salary|wage|rate|figure|total))\b",
     re.IGNORECASE,
 )
@@ -124,7 +125,9 @@ def _statements(units: list[Unit]) -> list[Unit]:
                 j += 1
         if j > i + 1:
             items = "; ".join(BULLET.sub("", u.text).strip() for u in units[i + 1 : j])
-            out.append(Unit(unit.passage_index, f"{unit.text.rstrip()} {items}.", unit.start, units[j - 1].end))
+            out.append(
+                Unit(unit.passage_index, f"{unit.text.rstrip()} {items}.", unit.start, units[j - 1].end)
+            )
         elif _is_statement(unit.text):
             out.append(unit)
         i = j

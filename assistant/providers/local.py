@@ -42,7 +42,11 @@ _PROMPT_CACHE_MIB = 256
 _TOP_ALTERNATIVES = 10
 # What the engine is given besides the model, threads and context: a server started with
 # other values is another configuration (model_server.ServerSpec.fingerprint).
-ENGINE_TUNING = {"batch": _PROMPT_BATCH_TOKENS, "cache_reuse": _CACHE_REUSE_TOKENS, "cache_ram_mib": _PROMPT_CACHE_MIB}
+ENGINE_TUNING = {
+    "batch": _PROMPT_BATCH_TOKENS,
+    "cache_reuse": _CACHE_REUSE_TOKENS,
+    "cache_ram_mib": _PROMPT_CACHE_MIB,
+}
 
 
 def engine_params(model_path: Path, threads: int, context: int):
@@ -50,7 +54,9 @@ def engine_params(model_path: Path, threads: int, context: int):
     try:
         import xllamacpp
     except ImportError:
-        raise ProviderUnavailable("the llama.cpp runtime (xllamacpp) is not installed: run `make install`") from None
+        raise ProviderUnavailable(
+            "the llama.cpp runtime (xllamacpp) is not installed: run `make install`"
+        ) from None
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
     params.n_ctx = context
@@ -222,7 +228,9 @@ class LocalProvider(ChatProvider):
             return self.server.stream_text(request, give_way, self._closed, alternatives)
         return self._stream_in_process(request, give_way, alternatives)
 
-    def _stream_in_process(self, request: dict, give_way: bool, alternatives: list[TokenOdds] | None) -> Iterator[str]:
+    def _stream_in_process(
+        self, request: dict, give_way: bool, alternatives: list[TokenOdds] | None
+    ) -> Iterator[str]:
         engine = load_engine(self.model_path, self.threads, self.context)
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
@@ -232,12 +240,16 @@ class LocalProvider(ChatProvider):
 
         def on_chunk(chunk) -> bool:
             if isinstance(chunk, dict) and "error" in chunk:
-                pieces.put(ProviderError(f"local model failed: {chunk['error'].get('message', chunk['error'])}"))
+                pieces.put(
+                    ProviderError(f"local model failed: {chunk['error'].get('message', chunk['error'])}")
+                )
                 return True
             text = chunk_text(chunk or {}, alternatives)
             if text:
                 pieces.put(text)
-            return cancelled.is_set() or (give_way and (self._answering > 0 or self._closed.is_set()))  # True stops the request
+            return cancelled.is_set() or (
+                give_way and (self._answering > 0 or self._closed.is_set())
+            )  # True stops the request
 
         def run() -> None:
             try:

@@ -90,7 +90,11 @@ class _State:
             idle = 0.0 if self.active else time.monotonic() - self.last_used
             return {
                 "protocol": PROTOCOL,
-                "state": "stopping" if self.stopping.is_set() else "ready" if self.ready.is_set() else "loading",
+                "state": "stopping"
+                if self.stopping.is_set()
+                else "ready"
+                if self.ready.is_set()
+                else "loading",
                 "pid": os.getpid(),
                 "fingerprint": self.args.fingerprint,
                 "model": self.args.name,
@@ -259,7 +263,11 @@ def _watch_parent(parent: int, state: _State, cleanup) -> None:
     (interrupted or killed while the model loaded), so that nothing half-started lingers."""
     while not state.ready.wait(0.2):
         if os.getppid() != parent:
-            print("error: the command that started the model server ended before it was ready", file=sys.stderr, flush=True)
+            print(
+                "error: the command that started the model server ended before it was ready",
+                file=sys.stderr,
+                flush=True,
+            )
             cleanup()
             os._exit(3)  # the model may be loading on the main thread: no waiting for it
 
@@ -274,7 +282,12 @@ def _watch_idle(state: _State) -> None:
 
 
 def _write_pid_file(folder: Path, state: _State) -> None:
-    info = {"pid": os.getpid(), "fingerprint": state.args.fingerprint, "model": state.args.name, "started_at": state.started_at}
+    info = {
+        "pid": os.getpid(),
+        "fingerprint": state.args.fingerprint,
+        "model": state.args.name,
+        "started_at": state.started_at,
+    }
     partial = folder / f".server.pid.{os.getpid()}"
     partial.write_text(json.dumps(info))
     os.replace(partial, folder / "server.pid")
@@ -314,7 +327,11 @@ def _listen(folder: Path, state: _State) -> tuple[_Front, Callable[[], None]] | 
         front = _Front(str(sock_path), state)
         os.chmod(sock_path, 0o600)
     except OSError as exc:
-        print(f"error: the model server cannot listen on {sock_path}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        print(
+            f"error: the model server cannot listen on {sock_path}: {exc.strerror or exc}",
+            file=sys.stderr,
+            flush=True,
+        )
         _remove_own(folder / "server.pid", ours)
         return None
     sock_inode = sock_path.stat().st_ino
@@ -401,16 +418,26 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dir", required=True, help="The server's folder (0700).")
     parser.add_argument("--model", required=True, help="The GGUF file.")
     parser.add_argument("--name", default="", help="The model's name, for status.")
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--context", type=int, required=True)
     parser.add_argument("--idle-s", type=float, default=300.0, help="Stop after this long without requests.")
-    parser.add_argument("--fingerprint", required=True, help="What clients check to know this server runs their configuration.")
-    parser.add_argument("--parent", type=int, default=0, help="Stop if this process ends before the model is loaded.")
-    parser.add_argument("--start-lock-fd", type=int, help="An inherited lock, held until the model is loaded.")
+    parser.add_argument(
+        "--fingerprint",
+        required=True,
+        help="What clients check to know this server runs their configuration.",
+    )
+    parser.add_argument(
+        "--parent", type=int, default=0, help="Stop if this process ends before the model is loaded."
+    )
+    parser.add_argument(
+        "--start-lock-fd", type=int, help="An inherited lock, held until the model is loaded."
+    )
     return serve(parser.parse_args(argv))
 
 

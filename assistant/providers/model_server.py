@@ -63,7 +63,9 @@ STOP_TIMEOUT_S = 30.0  # a running request ends at its next batch (about 2 s)
 
 
 def server_folder(settings: "Settings") -> Path:
-    return Path(settings.server_dir) if settings.server_dir is not None else Path(settings.cache_dir) / "server"
+    return (
+        Path(settings.server_dir) if settings.server_dir is not None else Path(settings.cache_dir) / "server"
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,17 @@ class ServerSpec:
     idle_s: float
 
     @classmethod
-    def of(cls, settings: "Settings", model_path: Path, model_name: str, threads: int, context: int) -> "ServerSpec":
-        return cls(server_folder(settings), Path(model_path).resolve(), model_name, threads, context, settings.server_idle_s)
+    def of(
+        cls, settings: "Settings", model_path: Path, model_name: str, threads: int, context: int
+    ) -> "ServerSpec":
+        return cls(
+            server_folder(settings),
+            Path(model_path).resolve(),
+            model_name,
+            threads,
+            context,
+            settings.server_idle_s,
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -94,7 +105,10 @@ class ServerSpec:
             model = [str(self.model_path), info.st_size, info.st_mtime_ns]
         except OSError:
             model = [str(self.model_path)]
-        blob = json.dumps([PROTOCOL, __version__, _server_code(), engine, model, self.threads, self.context, ENGINE_TUNING], sort_keys=True)
+        blob = json.dumps(
+            [PROTOCOL, __version__, _server_code(), engine, model, self.threads, self.context, ENGINE_TUNING],
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -121,7 +135,8 @@ def _engine_version() -> str:
 
 
 def _describe(status: dict) -> str:
-    return f"{status.get('model') or Path(status.get('model_path', '?')).stem}, {status.get('threads')} threads, {status.get('context')}-token context"
+    model = status.get("model") or Path(status.get("model_path", "?")).stem
+    return f"{model}, {status.get('threads')} threads, {status.get('context')}-token context"
 
 
 # Objects that started a server not known to be ready: ended when this process exits
@@ -143,7 +158,12 @@ class ModelServer:
     """The model server in one folder: its state, and (with a :class:`ServerSpec`)
     starting it and asking it for answers."""
 
-    def __init__(self, spec: ServerSpec | None = None, folder: Path | None = None, notify: Callable[[str], None] = _note):
+    def __init__(
+        self,
+        spec: ServerSpec | None = None,
+        folder: Path | None = None,
+        notify: Callable[[str], None] = _note,
+    ):
         if spec is None and folder is None:
             raise ValueError("a spec or a folder")
         self.spec = spec
@@ -159,7 +179,9 @@ class ModelServer:
         self._pid: int | None = None  # the server's pid, as last seen
 
     # -- looking -------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: dict | None = None, timeout: float = STATUS_TIMEOUT_S) -> tuple[int, dict]:
+    def _call(
+        self, method: str, path: str, body: dict | None = None, timeout: float = STATUS_TIMEOUT_S
+    ) -> tuple[int, dict]:
         return call(self.socket_path, method, path, body, timeout)
 
     def status(self, timeout: float = STATUS_TIMEOUT_S) -> dict | None:
@@ -185,7 +207,12 @@ class ModelServer:
         return server_process.alive(self.folder)
 
     def _ours(self, status: dict | None) -> bool:
-        return bool(status) and status.get("protocol") == PROTOCOL and status.get("fingerprint") == self._fingerprint and status.get("state") in ("ready", "loading")
+        return (
+            bool(status)
+            and status.get("protocol") == PROTOCOL
+            and status.get("fingerprint") == self._fingerprint
+            and status.get("state") in ("ready", "loading")
+        )
 
     def is_ready(self) -> bool:
         status = self.status()
@@ -234,12 +261,22 @@ class ModelServer:
             if not self._wait_gone(STOP_TIMEOUT_S if status is not None else STATUS_TIMEOUT_S):
                 if status is None and self._ours(late := self.status(timeout=3 * STATUS_TIMEOUT_S)):
                     return late  # a busy machine: it answers, only slowly
-                self.notify(f"the local model server (pid {pid}) does not answer: ending it and starting a new one")
+                self.notify(
+                    f"the local model server (pid {pid}) does not answer: ending it and starting a new one"
+                )
                 self._end(pid, ask=False)
-            elif status is None and self.pid_file() is not None:  # it was dying (killed): a clean exit removes its pid file
-                self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
+            elif (
+                status is None and self.pid_file() is not None
+            ):  # it was dying (killed): a clean exit removes its pid file
+                self.notify(
+                    f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): "
+                    "starting a new one"
+                )
         elif recorded is not None:
-            self.notify(f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one")
+            self.notify(
+                f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): "
+                "starting a new one"
+            )
         if not self.alive():
             server_process.remove(self.pid_path, self.socket_path)
         return None
@@ -258,12 +295,17 @@ class ModelServer:
                 return
         server_process.kill_server(pid)
         if not self._wait_gone(10.0):
-            raise ProviderUnavailable(f"cannot end the local model server (pid {pid}) in {self.folder}: end it yourself (kill {pid})")
+            raise ProviderUnavailable(
+                f"cannot end the local model server (pid {pid}) in {self.folder}: "
+                f"end it yourself (kill {pid})"
+            )
 
     def _spawn(self, start_lock: int) -> None:
         assert self.spec is not None
         fingerprint = self._fingerprint or ""
-        self._process = server_process.spawn_server(self.spec, self.folder, fingerprint, start_lock, self.log_path)
+        self._process = server_process.spawn_server(
+            self.spec, self.folder, fingerprint, start_lock, self.log_path
+        )
         _STARTING.add(self)
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> dict:
@@ -287,7 +329,9 @@ class ModelServer:
                 self.begin()
             if time.monotonic() > deadline:
                 self._abandon()
-                raise ProviderUnavailable(f"the local model server was not ready after {timeout:.0f} s: see {self.log_path}")
+                raise ProviderUnavailable(
+                    f"the local model server was not ready after {timeout:.0f} s: see {self.log_path}"
+                )
             time.sleep(0.05)
 
     def _abandon(self) -> None:
@@ -341,7 +385,10 @@ class ModelServer:
                             return
                         if "error" in chunk:
                             error = chunk["error"]
-                            raise ProviderError(f"local model failed: {error.get('message', error) if isinstance(error, dict) else error}")
+                            raise ProviderError(
+                                "local model failed: "
+                                f"{error.get('message', error) if isinstance(error, dict) else error}"
+                            )
                         text = chunk_text(chunk, alternatives)
                         if text:
                             wrote = True
@@ -352,10 +399,14 @@ class ModelServer:
             except ServerGone:
                 if wrote:
                     raise ProviderError(
-                        f"the local model server (pid {self._pid}) stopped while answering (the partial answer was dropped): ask again"
+                        f"the local model server (pid {self._pid}) stopped while answering "
+                        "(the partial answer was dropped): ask again"
                     ) from None
                 if attempt == 2:
-                    raise ProviderError(f"the local model server (pid {self._pid}) stopped before answering twice: see {self.log_path}") from None
+                    raise ProviderError(
+                        f"the local model server (pid {self._pid}) stopped before answering twice: "
+                        f"see {self.log_path}"
+                    ) from None
 
     def _hung(self) -> ProviderError:
         return ProviderError(
@@ -370,7 +421,11 @@ def server_report(settings: "Settings") -> dict:
     model_server = ModelServer(folder=server_folder(settings))
     status = model_server.status()
     recorded = model_server.pid_file()
-    report: dict = {"running": status is not None, "folder": str(model_server.folder), "socket": str(model_server.socket_path)}
+    report: dict = {
+        "running": status is not None,
+        "folder": str(model_server.folder),
+        "socket": str(model_server.socket_path),
+    }
     if status is not None:
         report.update(status)
         report["up_s"] = round(time.time() - status["started_at"], 1)

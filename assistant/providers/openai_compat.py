@@ -138,7 +138,9 @@ class OpenAIProvider(ChatProvider):
                             yield text
                         finished = finished or bool(choice.finish_reason)
             if not finished:
-                raise _Failure(f"the answer from {self.where} ended before it was complete", "try again", True)
+                raise _Failure(
+                    f"the answer from {self.where} ended before it was complete", "try again", True
+                )
         except openai.APITimeoutError:
             what = f"the server at {self.where} did not answer within {self.timeout:g} s"
             advice = "try again later, or raise ASSISTANT_REQUEST_TIMEOUT_S"
@@ -159,7 +161,11 @@ class OpenAIProvider(ChatProvider):
         if not answering:
             return _Failure(what, advice, True)
         if sent_text:
-            return _Failure(f"the answer from {self.where} {how} midway (the partial answer was dropped)", "try again", False)
+            return _Failure(
+                f"the answer from {self.where} {how} midway (the partial answer was dropped)",
+                "try again",
+                False,
+            )
         return _Failure(f"the reply from {self.where} {how} before any text", "try again later", True)
 
     def _status(self, code: int, headers) -> _Failure:
@@ -169,7 +175,9 @@ class OpenAIProvider(ChatProvider):
             reason = ""
         what = f"the server at {self.where} answered HTTP {code}{reason}"
         if code == 401:
-            return _Failure(f"the server at {self.where} refused the API key (HTTP 401)", "check OPENAI_API_KEY", False)
+            return _Failure(
+                f"the server at {self.where} refused the API key (HTTP 401)", "check OPENAI_API_KEY", False
+            )
         if code == 403:
             return _Failure(what, "check that the API key may use this model", False)
         if code == 404:

@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..modelfile import ensure_model_file
     from .local import load_engine
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model-file", type=Path, help="GGUF file (default: the bundled Qwen2.5-Coder-1.5B)")
     parser.add_argument("--threads", type=int, default=0)
