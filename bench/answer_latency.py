@@ -124,7 +124,8 @@ def main() -> None:
         rows = [ask_timed(answerer, q, prompts) for q in QUESTIONS]
         for r in rows:
             print(
-                f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s {'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}",
+                f"[{name}] {r['first_token_s']:6.2f}s {r['total_s']:6.2f}s "
+                f"{'REFUSED' if r['refused'] else ''} {r['question']} -> {r['answer'][:100]}",
                 flush=True,
             )
         if server:
@@ -152,15 +153,19 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(
-        "\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 | total: cold / next p50 | refusals right | citations kept / moved / added / dropped | sentences removed | peak RSS |"
+        "\n| provider | retrieve p50 | prompt build p50 | first token: cold / next questions p50 "
+        "| total: cold / next p50 | refusals right | citations kept / moved / added / dropped "
+        "| sentences removed | peak RSS |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         rp = r["repairs"]
         print(
-            f"| {name} | {r['retrieve_p50_s']} s | {r['prompt_p50_ms']} ms | {r['first_token_cold_s']} s / {r['first_token_warm_p50_s']} s | "
+            f"| {name} | {r['retrieve_p50_s']} s | {r['prompt_p50_ms']} ms | "
+            f"{r['first_token_cold_s']} s / {r['first_token_warm_p50_s']} s | "
             f"{r['total_cold_s']} s / {r['total_warm_p50_s']} s | {r['refusals_correct']} | "
-            f"{rp['kept']} / {rp['moved']} / {rp['added']} / {rp['dropped']} | {rp['unsupported_sentences']} | {r['peak_rss_mb']} MB |"
+            f"{rp['kept']} / {rp['moved']} / {rp['added']} / {rp['dropped']} | "
+            f"{rp['unsupported_sentences']} | {r['peak_rss_mb']} MB |"
         )
 
 

@@ -113,7 +113,8 @@ def series(mode: str, questions: list[str], env: dict, cwd: Path) -> dict:
             rows[-1]["prompt_tokens_cached"] = status["prompt_tokens_cached"] - cached
             read, cached = status["prompt_tokens_read"], status["prompt_tokens_cached"]
         print(
-            f"[{mode}] {rows[-1]['wall_s']:6.2f} s wall, first token {rows[-1]['first_token_s']:5.2f} s: {question} -> {rows[-1]['answer'][:70]}",
+            f"[{mode}] {rows[-1]['wall_s']:6.2f} s wall, first token {rows[-1]['first_token_s']:5.2f} s: "
+            f"{question} -> {rows[-1]['answer'][:70]}",
             flush=True,
         )
     result: dict = {"asks": rows}
@@ -207,8 +208,8 @@ def main() -> None:
 
 def print_table(results: dict) -> None:
     print(
-        "\n| `assistant ask`, fresh processes, sample article | wall time, each ask | later / 1st | first token, each ask "
-        "| prompt tokens read (cached), each ask | peak memory, all processes |"
+        "\n| `assistant ask`, fresh processes, sample article | wall time, each ask | later / 1st "
+        "| first token, each ask | prompt tokens read (cached), each ask | peak memory, all processes |"
     )
     print("|---|---|---|---|---|---|")
     for mode, by in results["modes"].items():
@@ -226,7 +227,8 @@ def print_table(results: dict) -> None:
                 else "all"
             )
             print(
-                f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} | {r['peak_total_mb'] / 1024:.2f} GB |"
+                f"| {mode}: {label} | {walls} s | {later} | {tokens} s | {read} "
+                f"| {r['peak_total_mb'] / 1024:.2f} GB |"
             )
     print("\n| two asks started together | each ask's wall time | both done after |\n|---|---|---|")
     for mode, by in results["modes"].items():

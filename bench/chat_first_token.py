@@ -134,7 +134,10 @@ def main() -> None:
     parser.add_argument(
         "--pauses",
         default="0,10,20,40",
-        help="Seconds between the prompt and the first question (comma-separated); the conversation follows the longest.",
+        help=(
+            "Seconds between the prompt and the first question (comma-separated); "
+            "the conversation follows the longest."
+        ),
     )
     parser.add_argument(
         "--server",
@@ -254,7 +257,8 @@ def print_table(result: dict) -> None:
         result.get("server", "off"), ""
     )
     print(
-        f"\n`assistant chat` on the sample article, provider {result['provider']} ({where}), {result['runs']} fresh chats per row"
+        f"\n`assistant chat` on the sample article, provider {result['provider']} ({where}), "
+        f"{result['runs']} fresh chats per row"
     )
     print("\n| question | first answer text p50 (max) | prompt back p50 |\n|---|---|---|")
     states = {
@@ -276,7 +280,8 @@ def print_table(result: dict) -> None:
     ]
     for label, r in rows:
         print(
-            f"| {label} | {r['first_text_p50_s']} s ({r['first_text_max_s']} s) | {r['prompt_back_p50_s']} s |"
+            f"| {label} | {r['first_text_p50_s']} s ({r['first_text_max_s']} s) "
+            f"| {r['prompt_back_p50_s']} s |"
         )
 
 

@@ -73,8 +73,9 @@ def truth(name: str, data: bytes, expected):
     source = {
         "cp1252 curly quotes": "cp1252", "latin-1 accents": "latin-1", "cp1252 news (test_cli)": "cp1252",
         "utf-16 with BOM": "utf-16", "utf-16-be with BOM": "utf-16-be", "utf-16 html": "utf-16",
-        "utf-16-le without BOM": "utf-16-le", "utf-16-be without BOM": "utf-16-be", "cp1251 Russian": "cp1251",
-        "shift_jis Japanese": "shift_jis", "iso-8859-2 Polish": "iso-8859-2", "gb2312 Chinese": "gb2312",
+        "utf-16-le without BOM": "utf-16-le", "utf-16-be without BOM": "utf-16-be",
+        "cp1251 Russian": "cp1251", "shift_jis Japanese": "shift_jis", "iso-8859-2 Polish": "iso-8859-2",
+        "gb2312 Chinese": "gb2312",
     }[name]  # fmt: skip
     return data.decode(source).removeprefix("\ufeff")
 

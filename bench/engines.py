@@ -184,12 +184,14 @@ def main() -> None:
             and subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode != 0
         ):
             print(
-                f"{name}: not installed for {python}; build it with `pip install llama-cpp-python` (about 8 min on 2 cores) and pass --llama-cpp-python",
+                f"{name}: not installed for {python}; build it with `pip install llama-cpp-python` "
+                "(about 8 min on 2 cores) and pass --llama-cpp-python",
                 flush=True,
             )
             continue
-        command = [python, str(Path(__file__).resolve()), "--engine", engine, "--model", model, "--threads", str(args.threads),
-                   "--batch", str(batch), "--runs", str(args.runs)]  # fmt: skip
+        command = [python, str(Path(__file__).resolve()), "--engine", engine, "--model", model,
+                   "--threads", str(args.threads), "--batch", str(batch),
+                   "--runs", str(args.runs)]  # fmt: skip
         proc = subprocess.run(command, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{name}: failed: {proc.stderr[-1500:]}", flush=True)
@@ -197,7 +199,8 @@ def main() -> None:
         results["engines"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results["engines"][name]
         print(
-            f"{name}: prompt {r['prompt_tok_s']} tok/s, generation {r['generation_tok_s']} tok/s, load {r['load_s']} s",
+            f"{name}: prompt {r['prompt_tok_s']} tok/s, generation {r['generation_tok_s']} tok/s, "
+            f"load {r['load_s']} s",
             flush=True,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +210,8 @@ def main() -> None:
 
 def print_table(results: dict) -> None:
     print(
-        f"\n| engine, {results['model']}, {results['threads']} threads | prompt tok/s | generation tok/s | load |"
+        f"\n| engine, {results['model']}, {results['threads']} threads "
+        "| prompt tok/s | generation tok/s | load |"
     )
     print("|---|---|---|---|")
     for name, r in results["engines"].items():

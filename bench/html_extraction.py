@@ -145,7 +145,8 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         speed = row.get("pages_per_s", "(recorded)")
         print(
-            f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |"
+            f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} "
+            f"| {row['lost']} | {speed} |"
         )
     for row in rows:
         for item in row.get("lost_pages", []):

@@ -106,13 +106,19 @@ def main() -> None:
     parser.add_argument(
         "--fast-vectors",
         action="store_true",
-        help="Embed only each passage's first 24 words (about 6x faster), to build a 100k index for the search "
-        "figures in minutes; search cost does not depend on what the vectors encode. Throughputs are then of that.",
+        help=(
+            "Embed only each passage's first 24 words (about 6x faster), to build a 100k index for "
+            "the search figures in minutes; search cost does not depend on what the vectors encode. "
+            "Throughputs are then of that."
+        ),
     )
     parser.add_argument(
         "--profile-ingest",
         action="store_true",
-        help="Also ingest the articles once more, into a second index, under cProfile, and report where the time goes.",
+        help=(
+            "Also ingest the articles once more, into a second index, under cProfile, "
+            "and report where the time goes."
+        ),
     )
     parser.add_argument(
         "--chroma-server", action="store_true", help="Store in a `chroma run` server started on 127.0.0.1."
@@ -214,7 +220,8 @@ def main() -> None:
     print(f"| passages | {results['passages']:,} |")
     print(f"| raw embedder | {results['raw_embedder_passages_per_s']} passages/s |")
     print(
-        f"| ingest | {results['ingest_passages_per_s']} passages/s ({results['ingest_over_raw']:.0%} of raw) |"
+        f"| ingest | {results['ingest_passages_per_s']} passages/s "
+        f"({results['ingest_over_raw']:.0%} of raw) |"
     )
     print(f"| re-ingest, nothing changed | {results['reingest_unchanged_s']} s, {again.chunks} embedded |")
     print(f"| index size | {results['index_size_mb']} MB |")

@@ -7,10 +7,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-COMPANIES = "Norvik Halden Quanta Meridian Solvay Brightwater Kestrel Avalon Orion Tessera Calder Vantor Lumen Arbor Helix".split()
-PEOPLE = "Maria Chen|John Okafor|Priya Nair|Lars Eriksen|Ana Souza|Tom Becker|Yuki Sato|Omar Haddad|Elena Rossi|Sam Patel".split(
-    "|"
-)
+COMPANIES = (
+    "Norvik Halden Quanta Meridian Solvay Brightwater Kestrel Avalon Orion Tessera Calder Vantor "
+    "Lumen Arbor Helix"
+).split()
+PEOPLE = (
+    "Maria Chen|John Okafor|Priya Nair|Lars Eriksen|Ana Souza|Tom Becker|Yuki Sato|Omar Haddad|"
+    "Elena Rossi|Sam Patel"
+).split("|")
 CITIES = (
     "Rotterdam Lagos Pune Oslo Recife Munich Osaka Amman Turin Denver Lyon Gdansk Leeds Perth Busan".split()
 )
@@ -26,8 +30,10 @@ TOPICS = [
 ]
 VERBS = "said|denied|confirmed|warned|announced|rejected|estimated|argued|disclosed|insisted".split("|")
 TEMPLATES = [
-    "{person}, a spokesperson for {company}, {verb} that the {topic} would affect {subject} in {city} by {month}.",
-    "According to documents seen by reporters, {company} expects {number} {subject} to be involved in the {topic}.",
+    "{person}, a spokesperson for {company}, {verb} that the {topic} would affect {subject} "
+    "in {city} by {month}.",
+    "According to documents seen by reporters, {company} expects {number} {subject} "
+    "to be involved in the {topic}.",
     "The {body} {verb} on {weekday} that it had opened a review of the {topic} involving {company}.",
     "Analysts in {city} estimated the cost of the {topic} at {number} million euros for {subject}.",
     "{company} {verb} the allegations, calling the report about the {topic} inaccurate and misleading.",

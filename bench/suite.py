@@ -177,12 +177,14 @@ def main() -> None:
 def print_summary(suite: dict) -> None:
     if "html" in suite:
         print(
-            "\n| reader (60 real article pages) | body F1 | precision | recall | pages lost | pages/s |\n|---|---|---|---|---|---|"
+            "\n| reader (60 real article pages) | body F1 | precision | recall | pages lost | pages/s |"
+            "\n|---|---|---|---|---|---|"
         )
         for row in suite["html"]["rows"]:
             speed = row.get("pages_per_s", "(recorded)")
             print(
-                f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['lost']} | {speed} |"
+                f"| {row['reader']} | {row['f1']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} "
+                f"| {row['lost']} | {speed} |"
             )
     if "startup" in suite:
         s = suite["startup"]
@@ -196,7 +198,8 @@ def print_summary(suite: dict) -> None:
             print(f"| {label} | {s[key]} |")
     if suite.get("sizes"):
         print(
-            "\n| passages | raw embed /s | ingest /s (ratio) | index MB | peak RSS MB | dense p50/p95/p99 ms | BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms |"
+            "\n| passages | raw embed /s | ingest /s (ratio) | index MB | peak RSS MB "
+            "| dense p50/p95/p99 ms | BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms |"
         )
         print("|---|---|---|---|---|---|---|---|")
         rows = [(r, "") for r in suite["sizes"].values()] + [
@@ -206,9 +209,10 @@ def print_summary(suite: dict) -> None:
             ms = r["search_ms"]
             trio = lambda k: f"{ms[k]['p50']} / {ms[k]['p95']} / {ms[k]['p99']}"  # noqa: E731
             print(
-                f"| {r['passages']:,}{where}{' (fast vectors)' if r.get('fast_vectors') else ''} | {r['raw_embedder_passages_per_s']} | {r['ingest_passages_per_s']} "
-                f"({r['ingest_over_raw']:.0%}) | {r['index_size_mb']} | {r['peak_rss_mb']} | {trio('dense')} | "
-                f"{trio('bm25')} | {trio('hybrid')} |"
+                f"| {r['passages']:,}{where}{' (fast vectors)' if r.get('fast_vectors') else ''} "
+                f"| {r['raw_embedder_passages_per_s']} | {r['ingest_passages_per_s']} "
+                f"({r['ingest_over_raw']:.0%}) | {r['index_size_mb']} | {r['peak_rss_mb']} | "
+                f"{trio('dense')} | {trio('bm25')} | {trio('hybrid')} |"
             )
         sys.path.insert(0, str(HERE))
         from profiling import print_report
@@ -222,7 +226,8 @@ def print_summary(suite: dict) -> None:
         largest = max(suite["sizes"].values(), key=lambda r: r["passages"])
         if "search_profile" in largest:
             print_report(
-                f"where a hybrid query spends its time at {largest['passages']:,} passages (cProfile, own time)",
+                f"where a hybrid query spends its time at {largest['passages']:,} passages "
+                "(cProfile, own time)",
                 largest["search_profile"],
             )
         for size, r in suite["sizes"].items():

@@ -109,8 +109,8 @@ def test_open_after_the_article_changed_or_left_the_index_is_one_line_and_the_ch
     article.parent.mkdir()
     article.write_text(SAMPLE.read_text())
     ingest([article.parent], settings, embeddings=embeddings)
-    searcher = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
-    session = extractive_session(searcher, settings)
+    fresh = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+    session = extractive_session(fresh, settings)
     answer = answer_of(session.ask("What did Alibaba deny?"))
     assert session.article_around(1).text  # as cited
 
@@ -145,8 +145,10 @@ def printed_lines(monkeypatch, answer, width: int | None) -> list[str]:
 
 
 def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(
-    searcher, settings, monkeypatch
-):  # noqa: F811
+    searcher,  # noqa: F811
+    settings,
+    monkeypatch,
+):
     answer = answer_of(extractive_session(searcher, settings).ask("What did Alibaba deny?"))
     quotes = [f"“{c.quote}”" for c in answer.citations]
     assert any(len(quote) > 40 for quote in quotes) and not any("\n" in quote for quote in quotes)
@@ -360,13 +362,15 @@ def test_piped_json_is_one_line_per_question_in_the_ask_shape(tmp_path, sample_i
     assert any(DECLINED in c["quote"] and DECLINED in c["text"] for c in lines[1]["citations"])
 
 
-STRIKE = """---
-title: Rotterdam dockworkers end strike
-source: Example Wire
-published: 2026-11-20
----
-Dockworkers in Rotterdam ended a nine-day strike on Friday after the port authority agreed to a {rise} percent pay rise over two years.
-"""
+STRIKE = (
+    "---\n"
+    "title: Rotterdam dockworkers end strike\n"
+    "source: Example Wire\n"
+    "published: 2026-11-20\n"
+    "---\n"
+    "Dockworkers in Rotterdam ended a nine-day strike on Friday after the port authority agreed to a {rise} "
+    "percent pay rise over two years.\n"
+)
 
 
 @pytest.mark.slow
@@ -432,7 +436,10 @@ def test_an_open_chat_finds_what_another_terminal_ingests_updates_and_prunes(tmp
 
 @pytest.mark.slow
 def test_piped_text_shows_the_rewrite_the_footnotes_and_commands(tmp_path, sample_index):
-    script = "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n/source 1\n/sources\n"
+    script = (
+        "What did Alibaba deny?\nDid it say whether it ever had a relationship with the PLA?\n"
+        "/source 1\n/sources\n"
+    )
     proc = chat(tmp_path, script, "--provider", "extractive", index=sample_index)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

@@ -124,8 +124,8 @@ def test_the_cli_switches_to_the_server_by_configuration_alone(tmp_path, chroma_
 
     def cli(*args, stdin=None):
         proc = subprocess.run(
-            [sys.executable, "-m", "assistant", *args], env=env, cwd=tmp_path, input=stdin, capture_output=True,
-            text=True, timeout=300,
+            [sys.executable, "-m", "assistant", *args], env=env, cwd=tmp_path, input=stdin,
+            capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert "Traceback" not in proc.stderr and proc.returncode == 0, proc.stderr
         return proc.stdout

@@ -202,7 +202,10 @@ def test_duplicates_across_forms_collapse_in_order():
 
 
 def test_trailing_sources_section_is_ignored():
-    raw = "Alibaba denies it [1]. The memo is declassified [2].\n\nSources:\n[1] Financial Times\n[3] Reuters, 2019"
+    raw = (
+        "Alibaba denies it [1]. The memo is declassified [2].\n\n"
+        "Sources:\n[1] Financial Times\n[3] Reuters, 2019"
+    )
     assert parsed(raw) == [("Alibaba denies it.", (1,)), ("The memo is declassified.", (2,))]
 
 
@@ -375,7 +378,8 @@ def test_citations_are_numbered_by_first_appearance(check):
     early = passage_number(passages, "shared with the Financial Times")
     assert late > early
     v = check(
-        f"{DELIST_25[:-1]} [{late}]. {FT_MEMO[:-1]} [{early}]. Moolenaar urged the SEC to delist Alibaba [{late}]."
+        f"{DELIST_25[:-1]} [{late}]. {FT_MEMO[:-1]} [{early}]. "
+        f"Moolenaar urged the SEC to delist Alibaba [{late}]."
     )
     assert shown_numbers(v.text) == [1, 2, 1]
     assert passage_index(passages, v.citations[0].passage) + 1 == late
@@ -397,8 +401,9 @@ def test_a_quote_ending_in_a_colon_carries_the_list_it_introduces(check):
     best, but a quote of "...including:" would not show the user the items the answer
     names. The quote runs on over the list items, and stops where the list does."""
     v = check(
-        "According to the declassified intelligence, Alibaba allegedly provides the Chinese government and PLA with "
-        "access to extensive customer data including IP addresses, WiFi information, and payment records [1].",
+        "According to the declassified intelligence, Alibaba allegedly provides the Chinese government "
+        "and PLA with access to extensive customer data including IP addresses, WiFi information, "
+        "and payment records [1].",
         question="What data does Alibaba allegedly give the PLA?",
     )
     (citation,) = v.citations
@@ -498,8 +503,8 @@ SUPPORTED = [
     "The company is also accused of supplying AI-related services to the military.",
 ]
 INVENTED = [STOCK_PRICE, INVENTED_YEAR, "Jack Ma personally approved the PLA contract."]
-NOISE = ["Certainly!", "Here is what I found:", "\n", "\n\nSources:\n[1] FT\n", "U.S.", "e.g.", "[][[]]", "[999999]",
-         "阿里巴巴 🙂", "—", "...", "?!"]  # fmt: skip
+NOISE = ["Certainly!", "Here is what I found:", "\n", "\n\nSources:\n[1] FT\n", "U.S.", "e.g.", "[][[]]",
+         "[999999]", "阿里巴巴 🙂", "—", "...", "?!"]  # fmt: skip
 
 marker_text = st.one_of(
     st.integers(0, 12).map(lambda n: f"[{n}]"),

@@ -41,7 +41,8 @@ def messy(tmp_path):
     )
     write(
         folder / "broken.html",
-        "<html><title>Broken page</title><body><p>Officials confirmed the bridge reopens Monday.<div><li>item",
+        "<html><title>Broken page</title><body>"
+        "<p>Officials confirmed the bridge reopens Monday.<div><li>item",
     )
     (folder / "empty.txt").write_bytes(b"")
     write(folder / "blank.md", "   \n\n ")
@@ -122,11 +123,16 @@ def test_user_errors_are_one_line(tmp_path):
     (tmp_path / "assistant.toml").write_text("search_k = 'many'\n")
     proc = run("search", "x", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.strip().splitlines() == [
-        "error: invalid setting search_k: Input should be a valid integer, unable to parse string as an integer"
+        "error: invalid setting search_k: Input should be a valid integer, "
+        "unable to parse string as an integer"
     ]
 
 
 def test_help_is_fast_to_import():
     # --help must not import the heavy stack (chromadb, langchain, onnxruntime).
-    code = "import sys; from assistant.cli import main; assert not any(m.split('.')[0] in {'chromadb','langchain_core','onnxruntime','numpy'} for m in sys.modules), sorted(sys.modules)"
+    code = (
+        "import sys; from assistant.cli import main; "
+        "assert not any(m.split('.')[0] in {'chromadb','langchain_core','onnxruntime','numpy'} "
+        "for m in sys.modules), sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

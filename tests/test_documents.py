@@ -87,7 +87,10 @@ def test_real_sample_article_loads(tmp_path):
 
 
 def test_md_title_is_first_level_one_heading(tmp_path):
-    content = "Intro line before the heading\n\n```python\n# not a heading, a comment\n```\n\n## Sub\n\n# Main  Heading #\n\nBody.\n"
+    content = (
+        "Intro line before the heading\n\n```python\n# not a heading, a comment\n```\n\n"
+        "## Sub\n\n# Main  Heading #\n\nBody.\n"
+    )
     article = load_one(write(tmp_path, "note.md", content))
     assert article.title == "Main Heading"
     assert article.text == content.rstrip()  # markdown text is the whole file
@@ -235,7 +238,10 @@ def test_html_falls_back_to_og_url_meta_date_and_h1_title(tmp_path):
 
 
 def test_html_time_element_date_and_first_line_title(tmp_path):
-    page = '<body><p>Opening line of text.</p><p>Posted <time datetime="2022-07-09T10:00:00Z">July 9</time></p></body>'
+    page = (
+        "<body><p>Opening line of text.</p>"
+        '<p>Posted <time datetime="2022-07-09T10:00:00Z">July 9</time></p></body>'
+    )
     article = load_one(write(tmp_path, "p.html", page))
     assert article.published == "2022-07-09"
     assert article.title == "Opening line of text."
@@ -244,7 +250,8 @@ def test_html_time_element_date_and_first_line_title(tmp_path):
 
 def test_html_keeps_the_article_and_leaves_out_the_page_around_it(tmp_path):
     story = [
-        "The harbour reopened on Monday after three weeks of repairs to the northern quay, the port authority said.",
+        "The harbour reopened on Monday after three weeks of repairs to the northern quay, "
+        "the port authority said.",
         "Ferries to the islands resumed at noon, and the first cargo ship docked in the evening.",
         "Repairs cost 4.2 million euros, less than the 5 million the council had set aside in March.",
     ]
@@ -577,8 +584,8 @@ def test_content_hash_covers_metadata(tmp_path):
 
 def test_discover_walks_folders_sorted_skips_hidden_and_reports_unsupported(tmp_path):
     root = tmp_path / "corpus"
-    for rel in ["b.txt", "a.md", "sub/z.html", "sub/deeper/c.jsonl", "sub/notes.docx", "img.png", "feeds/news.rss",
-                ".hidden.txt", ".git/HEAD.txt", "sub/.cache/x.json"]:  # fmt: skip
+    for rel in ["b.txt", "a.md", "sub/z.html", "sub/deeper/c.jsonl", "sub/notes.docx", "img.png",
+                "feeds/news.rss", ".hidden.txt", ".git/HEAD.txt", "sub/.cache/x.json"]:  # fmt: skip
         write(root, rel, "x")
     files, problems = discover([root])
     assert [(Path(p).name, r.split(" (")[0]) for p, r in problems] == [
@@ -586,7 +593,8 @@ def test_discover_walks_folders_sorted_skips_hidden_and_reports_unsupported(tmp_
         ("notes.docx", "unsupported file type '.docx'"),
     ]
     assert files == [
-        root / "a.md", root / "b.txt", root / "feeds" / "news.rss", root / "sub" / "deeper" / "c.jsonl", root / "sub" / "z.html"
+        root / "a.md", root / "b.txt", root / "feeds" / "news.rss", root / "sub" / "deeper" / "c.jsonl",
+        root / "sub" / "z.html",
     ]  # fmt: skip
 
 

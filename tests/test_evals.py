@@ -146,7 +146,8 @@ def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
     data = tmp_path / "ev"
     write(
         data / "corpus" / "port.txt",
-        "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
+        "Port strike ends\n"
+        "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
     )
     rows = [
         {
@@ -168,7 +169,8 @@ def test_run_eval_uses_its_own_reusable_index(tmp_path, settings):
             "must_include": ["declined"],
             "sources": [SAMPLE.name],
             "evidence": [
-                "However, the company declined to comment on whether it has ever maintained a relationship with the PLA."
+                "However, the company declined to comment on whether it has ever maintained "
+                "a relationship with the PLA."
             ],
             "history": [{"question": "What did Alibaba deny?", "answer": "The claims."}],
         },
@@ -221,11 +223,13 @@ def test_a_split_asks_only_its_questions_and_reports_each_split(tmp_path, settin
     data = tmp_path / "ev"
     write(
         data / "corpus" / "port.txt",
-        "Port strike ends\nDock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
+        "Port strike ends\n"
+        "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed.\n",
     )
     write(
         data / "corpus" / "ferry.md",
-        "---\ntitle: Ferry fares rise\ndate: 2026-05-02\n---\nThe ferry company raised fares by 8 percent in May.\n",
+        "---\ntitle: Ferry fares rise\ndate: 2026-05-02\n---\n"
+        "The ferry company raised fares by 8 percent in May.\n",
     )
     evidence = "Dock workers ended a nine-day strike after the port authority said 120 ships were delayed."
     rows = [

@@ -38,7 +38,8 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <entry><title>Budget passes</title><link href="https://city.example/budget"/><id>tag:city,1</id>
 <updated>2024-03-02T09:00:00Z</updated><published>2024-03-01T18:00:00-08:00</published>
 <author><name>Bo Chen</name></author>
-<content type="html">&lt;p&gt;The council approved the budget.&lt;/p&gt;&lt;ul&gt;&lt;li&gt;Roads: 4 million&lt;/li&gt;&lt;/ul&gt;</content></entry>
+<content type="html">&lt;p&gt;The council approved the budget.&lt;/p&gt;\
+&lt;ul&gt;&lt;li&gt;Roads: 4 million&lt;/li&gt;&lt;/ul&gt;</content></entry>
 <entry><title>Library site</title><link href="https://city.example/library"/><id>tag:city,2</id>
 <updated>2024-03-03T09:00:00Z</updated><summary>A summary of the library plan.</summary></entry>
 </feed>"""
@@ -56,7 +57,8 @@ def test_rss_entries_become_articles_with_link_date_author_and_site(tmp_path):
     full, summary = result.articles
     assert result.problems == []
     assert (full.title, full.url, full.source, full.author, full.site) == (
-        "Port reopens", "https://harbour.example/port", "https://harbour.example/port", "Ann Lee", "Harbour Times"
+        "Port reopens", "https://harbour.example/port", "https://harbour.example/port", "Ann Lee",
+        "Harbour Times",
     )  # fmt: skip
     assert full.published == "2024-11-05"  # as written, not shifted to UTC (that is the 6th)
     assert full.text == "The port reopened on Monday after repairs.\nFerries to the islands resumed at noon."
@@ -86,7 +88,10 @@ def test_atom_feed_with_content_and_summary(tmp_path):
 
 
 def test_feed_in_a_legacy_encoding_is_read_by_its_declaration(tmp_path):
-    item = "<item><title>Café reopens</title><link>https://x.example/c</link><description>Crème brûlée is back.</description></item>"
+    item = (
+        "<item><title>Café reopens</title><link>https://x.example/c</link>"
+        "<description>Crème brûlée is back.</description></item>"
+    )
     path = tmp_path / "latin.xml"
     path.write_bytes(rss(item, encoding="iso-8859-1").encode("iso-8859-1"))
     [article] = load_file(path).articles

@@ -38,7 +38,8 @@ def corpus(tmp_path):
     write(folder / "alibaba.txt", SAMPLE.read_text(encoding="utf-8"))
     write(
         folder / "port.md",
-        "# Port strike ends\n\nDock workers in Rotterdam ended a nine-day strike on Friday after a wage deal.\n",
+        "# Port strike ends\n\n"
+        "Dock workers in Rotterdam ended a nine-day strike on Friday after a wage deal.\n",
     )
     return folder
 

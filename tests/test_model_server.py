@@ -143,8 +143,8 @@ def test_two_commands_at_once_start_one_server_and_both_are_answered(index, serv
     env = env_for(index, server_dir)
     questions = (QUESTION, "What did the transport office say about buses?")
     procs = [
-        subprocess.Popen([sys.executable, "-m", "assistant", "ask", q, "--json"], env=env, cwd=env["HOME"], text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-m", "assistant", "ask", q, "--json"], env=env, cwd=env["HOME"],
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for q in questions
     ]  # fmt: skip
     outputs = [proc.communicate(timeout=600) for proc in procs]
@@ -179,7 +179,8 @@ def test_a_killed_server_is_noticed_and_replaced_with_one_line(index, server_dir
     assert asked.returncode == 0, asked.stderr
     assert not json.loads(asked.stdout)["refused"]
     assert server_lines(asked.stderr) == [
-        f"note: the local model server (pid {killed}) had ended without cleaning up (killed or crashed): starting a new one"
+        f"note: the local model server (pid {killed}) had ended without cleaning up (killed or crashed): "
+        "starting a new one"
     ]
     assert status(env)["pid"] != killed
 
@@ -192,7 +193,8 @@ def test_a_stale_pid_file_is_replaced_and_the_process_it_names_left_alone(index,
     started = run(env, "server", "start")
     assert started.returncode == 0, started.stderr
     assert server_lines(started.stderr) == [
-        f"note: the local model server (pid {os.getpid()}) had ended without cleaning up (killed or crashed): starting a new one"
+        f"note: the local model server (pid {os.getpid()}) had ended without cleaning up "
+        "(killed or crashed): starting a new one"
     ]
     assert status(env)["pid"] != os.getpid()
 
@@ -206,8 +208,9 @@ def test_a_server_of_another_configuration_is_replaced_with_one_line(index, serv
     started = run(two_threads, "server", "start")
     assert started.returncode == 0, started.stderr
     assert server_lines(started.stderr) == [
-        f"note: replacing the local model server (pid {first['pid']}): it runs qwen2.5-coder-1.5b-instruct-q4_k_m, 1 threads, "
-        "4096-token context; this command needs qwen2.5-coder-1.5b-instruct-q4_k_m, 2 threads, 4096-token context"
+        f"note: replacing the local model server (pid {first['pid']}): "
+        "it runs qwen2.5-coder-1.5b-instruct-q4_k_m, 1 threads, 4096-token context; "
+        "this command needs qwen2.5-coder-1.5b-instruct-q4_k_m, 2 threads, 4096-token context"
     ]
     second = status(two_threads)
     assert second["threads"] == 2 and second["pid"] != first["pid"]
@@ -307,7 +310,8 @@ def test_a_server_killed_mid_answer_is_one_error_line_and_the_next_question_gets
     assert "\n" not in message and f"the local model server (pid {pid}) stopped while answering" in message
     assert "".join(provider.stream_messages([{"role": "user", "content": "Say OK."}], max_tokens=3)).strip()
     assert notes == [
-        f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): starting a new one"
+        f"the local model server (pid {pid}) had ended without cleaning up (killed or crashed): "
+        "starting a new one"
     ]
     assert provider.server.status()["pid"] != pid
 

@@ -78,7 +78,8 @@ def test_an_installed_wheel_ingests_answers_and_evaluates_from_any_folder(instal
     assert where.returncode == 0
     probe = subprocess.run(
         [sys.executable, "-c", "import assistant.bundled as b; print(b.__file__); print(b.prompts_dir())"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed / "site")}, capture_output=True, text=True,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed / "site")}, capture_output=True,
+        text=True,
     )  # fmt: skip
     assert all(line.startswith(str(installed / "site")) for line in probe.stdout.split()), probe.stdout
 

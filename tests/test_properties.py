@@ -37,8 +37,8 @@ HTML_PIECES = [
     "<p>", "</p>", "<div>", "</div>", "<article>", "</article>", "<main>", "<title>", "</title>",
     "<h1>", "</h1>", "<li>", "<ul>", "<br>", "<script>", "</script>", "<style>p{display:none}</style>",
     "<nav>", "<p hidden>", '<p style="display:none">', "<!-- c -->", "<![CDATA[x]]>", "&#0;", "&amp;",
-    "&#xD800;", "<svg><title>i</title></svg>", '<meta name="author" content="A">', "<time datetime='2024-01-02'>",
-    "<", ">", "</", "\x00", "\r\n",
+    "&#xD800;", "<svg><title>i</title></svg>", '<meta name="author" content="A">',
+    "<time datetime='2024-01-02'>", "<", ">", "</", "\x00", "\r\n",
 ]  # fmt: skip
 TEXT_PIECES = [
     "The council approved the budget.", "Mr. Smith said no!", "U.S. officials", "e.g. this", "...", "?!",

@@ -20,9 +20,17 @@ ARTICLES = {
         "Norvik Industries rejected the allegations of price fixing in a short statement on Tuesday, "
         "calling the report baseless."
     ),
-    "weather.txt": "Storm warning for the coast\nForecasters expect heavy rain and gusts of 90 km/h along the coast this weekend.",
-    "budget.txt": "City budget approved\nThe council approved a budget of 2.4 billion euros, with more money for schools and buses.",
-    "football.txt": "Cup final tickets sold out\nAll 60,000 tickets for the cup final sold out within an hour on Monday.",
+    "weather.txt": (
+        "Storm warning for the coast\n"
+        "Forecasters expect heavy rain and gusts of 90 km/h along the coast this weekend."
+    ),
+    "budget.txt": (
+        "City budget approved\n"
+        "The council approved a budget of 2.4 billion euros, with more money for schools and buses."
+    ),
+    "football.txt": (
+        "Cup final tickets sold out\nAll 60,000 tickets for the cup final sold out within an hour on Monday."
+    ),
 }
 
 FEED = [

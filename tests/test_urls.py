@@ -19,7 +19,8 @@ from .test_cli import run
 from .test_ingest import CountingEmbeddings
 
 STORY = [
-    "The harbour reopened on Monday after three weeks of repairs to the northern quay, the port authority said.",
+    "The harbour reopened on Monday after three weeks of repairs to the northern quay, "
+    "the port authority said.",
     "Ferries to the islands resumed at noon, and the first cargo ship docked in the evening.",
     "Repairs cost 4.2 million euros, less than the 5 million the council had set aside in March.",
 ]
@@ -41,7 +42,8 @@ def feed(base: str, entries: list[tuple[str, str, str | None]]) -> str:
     for title, path, full in entries:
         content = f"<content:encoded><![CDATA[<p>{full}</p>]]></content:encoded>" if full else ""
         items.append(
-            f"<item><title>{title}</title><link>{base}{path}</link><pubDate>Tue, 05 Nov 2024 10:00:00 GMT</pubDate>"
+            f"<item><title>{title}</title><link>{base}{path}</link>"
+            "<pubDate>Tue, 05 Nov 2024 10:00:00 GMT</pubDate>"
             f"<description>Summary of {title.lower()}.</description>{content}</item>"
         )
     return (
@@ -208,7 +210,8 @@ def test_a_pdf_url_keeps_its_pages(web, settings, counting, fetcher):
 def test_a_feed_url_fetches_the_pages_of_summary_only_entries(web, settings, counting, fetcher):
     base = web.url("")
     web.route("/rss", feed(base, [("Budget passes", "/budget", "The council approved the budget on Tuesday."),
-                                  ("Harbour reopens", "/harbour", None)]), content_type="application/rss+xml", etag='"f1"')  # fmt: skip
+                                  ("Harbour reopens", "/harbour", None)]),
+              content_type="application/rss+xml", etag='"f1"')  # fmt: skip
     web.route("/harbour", page("Harbour reopens", STORY))
     first = ingest([web.url("/rss")], settings, embeddings=counting, fetcher=fetcher)
     assert (first.added, first.skipped) == (2, [])
@@ -240,9 +243,10 @@ def test_a_summary_entry_whose_page_fails_keeps_its_summary_and_says_so(web, set
     report = ingest([web.url("/rss")], settings, embeddings=counting, fetcher=fetcher)
     assert report.added == 1
     assert reasons(report) == {
-        web.url(
-            "/rss"
-        ): f"entry 'Harbour reopens': page {web.url('/missing')}: HTTP 404 Not Found; its summary was ingested"
+        web.url("/rss"): (
+            f"entry 'Harbour reopens': page {web.url('/missing')}: HTTP 404 Not Found; "
+            "its summary was ingested"
+        )
     }
     assert index_stats(settings)["summary_only_articles"] == 1
 

@@ -122,7 +122,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _too_large(size: int) -> str:
-    return f"too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB): split it into smaller files"
+    return (
+        f"too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB): "
+        "split it into smaller files"
+    )
 
 
 def _resolve(path: Path) -> str:

@@ -56,8 +56,9 @@ _LONG_LINE = 1000
 # test that spares ordinary lines the regexes and the sentence split (5 MB in a fraction
 # of a second instead of seconds).
 _TRIGGERS = (
-    "[", "【", "［", "〔", "passage", "system", "assistant", "user", "human", "chatbot", "ignore", "disregard",
-    "forget", "override", "question", "prompt", "instruction", "note", "message", "reminder", "attention",
+    "[", "【", "［", "〔", "passage", "system", "assistant", "user", "human", "chatbot", "ignore",
+    "disregard", "forget", "override", "question", "prompt", "instruction", "note", "message", "reminder",
+    "attention",
 )  # fmt: skip
 # Where an injection starts inside a title (one line: no sentence anchors).
 _TITLE_INJECTION = re.compile(

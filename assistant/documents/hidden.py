@@ -21,7 +21,8 @@ from typing import NamedTuple
 from lxml.html import HtmlElement
 
 __all__ = [
-    "Selector", "SelectorIndex", "stylesheet_hidden", "hidden_by_css", "hides", "remove_hidden", "DROPPED_ALWAYS"
+    "Selector", "SelectorIndex", "stylesheet_hidden", "hidden_by_css", "hides", "remove_hidden",
+    "DROPPED_ALWAYS",
 ]  # fmt: skip
 
 # Never shown, whatever the style: template content and (for the fallback walk) code.
