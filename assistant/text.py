@@ -22,7 +22,8 @@ def is_list_item(line: str) -> bool:
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt gen gov sen rep col lt sgt capt cmdr adm pres vs etc inc corp "
-    "ltd co no nos fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e a.m p.m".split()
+    "ltd co no nos fig approx dept est jan feb mar apr jun jul aug sep sept oct nov dec "
+    "e.g i.e a.m p.m".split()
 )
 # A sentence ends at . ! ? (possibly closed by quotes/brackets) followed by space. The
 # lookbehind starts a match only at the first mark of a run: without it a long run of
@@ -73,3 +74,11 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+# A citation marker as models write them: "[1]", "[1][2]", "[1, 2]", "[1-3]", "[Passage 2]".
+# The verifier parses these, and reads figures out of passage text with them taken out.
+CITATION_MARKER = re.compile(
+    r"\[\s*(?:(?:passage|source|doc(?:ument)?|ref)\s*)?(\d{1,6}(?:\s*(?:[,;]|–|-|and)\s*(?:(?:passage|source)\s*)?\d{1,6})*)\s*\]",
+    re.IGNORECASE,
+)

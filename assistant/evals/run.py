@@ -94,8 +94,8 @@ def run_eval(
 
 def _support_score(searcher) -> Callable[[str, str], float]:
     """The verifier's support score of a sentence by a text, as the assistant computes it."""
-    from ..citations import SupportScorer
     from ..models import Passage
+    from ..support import SupportScorer
 
     def support(sentence: str, text: str) -> float:
         scorer = SupportScorer(

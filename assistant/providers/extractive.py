@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from ..citations import REFUSAL_TEXT, Unit, support_units
+from ..citations import REFUSAL_TEXT
 from ..lexical import tokenize
 from ..models import Passage
+from ..support import Unit, support_units
 from ..text import BULLET
 from . import Provider
 

@@ -1,0 +1,231 @@
+"""How well a passage supports a sentence: the verifier's scoring, apart from its decisions.
+
+A passage is cut into units (its sentences and list lines, with offsets in the article);
+a sentence is scored against windows of one to a few consecutive units, by embedding
+similarity plus the share of the sentence's content words (and all of its figures) the
+window holds. `citations` decides with these scores which markers stand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .lexical import tokenize
+from .models import Passage
+from .text import BULLET, CITATION_MARKER, split_sentences
+
+__all__ = ["SupportScorer", "Unit", "Window", "support_units", "numbers_in"]
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+# The verifier's weights, in one place (measured on the eval set; see evals/README.md).
+SIMILARITY_WEIGHT = 0.5  # a quote's support: this much embedding similarity to the sentence ...
+RECALL_WEIGHT = 0.5  # ... and this much of the sentence's content words found in it
+LENGTH_PENALTY = 0.03  # taken off per sentence of quote beyond one
+ECHO_WEIGHT = 0.5  # a word the sentence repeats from the question counts this much (its own count 1)
+MARGIN = 0.2  # a cited passage this far behind the best-supporting one is replaced by it
+PAIR_PART_FLOOR = 0.3  # two passages backing a sentence together: each must score this alone
+PAIR_WORDS_EXTRA = 0.05  # a pair backed by words, not by the figures each states, needs this more
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence (or list line) of a passage, with offsets in the article."""
+
+    passage_index: int
+    text: str
+    start: int
+    end: int
+
+
+def support_units(passage: Passage, index: int) -> list[Unit]:
+    units = []
+    offset = 0
+    for line in passage.text.split("\n"):
+        for a, b in split_sentences(line):
+            units.append(Unit(index, line[a:b], passage.start + offset + a, passage.start + offset + b))
+        offset += len(line) + 1
+    return units
+
+
+def _content_terms(text: str) -> set[str]:
+    return {t for t in tokenize(text) if not t.isdigit()}
+
+
+def numbers_in(text: str) -> set[str]:
+    return {n.replace(",", "").lstrip("0") or "0" for n in _NUMBER.findall(text)}
+
+
+@dataclass(frozen=True)
+class Window:
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+    terms: frozenset
+    numbers: frozenset
+    size: int  # passage sentences in the window
+
+
+class SupportScorer:
+    """Scores how well each passage supports a sentence; built once per answer."""
+
+    def __init__(
+        self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray], max_window: int = 4
+    ):
+        self.passages = list(passages)
+        self.embed = embed
+        self.windows: list[Window] = []
+        units_by_passage = [support_units(p, i) for i, p in enumerate(self.passages)]
+        self._units = units_by_passage
+        all_units = [u for units in units_by_passage for u in units]
+        vectors = embed([u.text.lstrip("-*• ") for u in all_units]) if all_units else np.zeros((0, 1))
+        row = 0
+        for i, units in enumerate(units_by_passage):
+            passage = self.passages[i]
+            for a in range(len(units)):
+                for b in range(a, min(a + max_window, len(units))):
+                    first, last = units[a], units[b]
+                    text = passage.text[first.start - passage.start : last.end - passage.start]
+                    mean = vectors[row + a : row + b + 1].mean(axis=0)
+                    mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
+                    self.windows.append(
+                        Window(
+                            i,
+                            first.start,
+                            last.end,
+                            text,
+                            mean,
+                            frozenset(tokenize(text)),
+                            frozenset(numbers_in(CITATION_MARKER.sub(" ", text))),
+                            b - a + 1,
+                        )
+                    )
+            row += len(units)
+
+    @staticmethod
+    def support(similarity: float, recall: float, extra_sentences: int = 0) -> float:
+        """The support score of a quote for a sentence: half its meaning (embedding
+        similarity), half its words (weighted recall of the sentence's content terms), less
+        a little per sentence beyond one, since a longer quote holds more words by chance."""
+        return (
+            SIMILARITY_WEIGHT * max(similarity, 0.0)
+            + RECALL_WEIGHT * recall
+            - LENGTH_PENALTY * extra_sentences
+        )
+
+    def score_all(self, sentences: list[str], question: str = "") -> np.ndarray:
+        """[sentence, window] support scores in 0..1. Words the sentence merely repeats from
+        the question count half: the sentence's own information is what needs support."""
+        if not self.windows or not sentences:
+            return np.zeros((len(sentences), len(self.windows)))
+        q = self.embed(sentences)
+        cos = q @ np.stack([w.vector for w in self.windows]).T
+        self._cos, self._sentences, self._question = cos, sentences, question
+        scores = np.zeros_like(cos)
+        given = _content_terms(question)
+        for s, sentence in enumerate(sentences):
+            terms = _content_terms(sentence)
+            numbers = numbers_in(sentence) - numbers_in(question)
+            weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
+            total = sum(weight.values())
+            for w, window in enumerate(self.windows):
+                recall = sum(v for t, v in weight.items() if t in window.terms) / total if total else 0.0
+                score = self.support(float(cos[s, w]), recall, window.size - 1)
+                if numbers - window.numbers:  # a number the passage does not state: no support
+                    score = 0.0
+                scores[s, w] = score
+        return scores
+
+    def pair_support(
+        self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0
+    ) -> tuple[float, int, int] | None:
+        """The best two passages that together support sentence ``s`` (a comparison across
+        two articles is in neither alone): recall and numbers over the union of their best
+        windows, similarity of the closer one. Returns (score, passage i, passage j)."""
+        sentence = self._sentences[s]
+        given = _content_terms(self._question)
+        terms = _content_terms(sentence)
+        numbers = self._own_numbers(s)
+        weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
+        total = sum(weight.values())
+        if not total:
+            return None
+        # The most relevant windows of each passage; each must hold part of the claim alone.
+        tops: dict[int, list[int]] = {}
+        for w in np.argsort(-self._cos[s]):
+            window = self.windows[w]
+            alone = self.support(
+                float(self._cos[s, w]), sum(v for t, v in weight.items() if t in window.terms) / total
+            )
+            if alone < floor:
+                continue
+            picks = tops.setdefault(window.passage_index, [])
+            if len(picks) < candidates:
+                picks.append(int(w))
+        best = None
+        passages = sorted(tops)
+        for x, i in enumerate(passages):
+            for j in passages[x + 1 :]:
+                for wi in tops[i]:
+                    for wj in tops[j]:
+                        a, b = self.windows[wi], self.windows[wj]
+                        if numbers - (a.numbers | b.numbers):
+                            continue
+                        union = a.terms | b.terms
+                        recall = sum(v for t, v in weight.items() if t in union) / total
+                        similarity = max(float(self._cos[s, wi]), float(self._cos[s, wj]))
+                        score = self.support(similarity, recall, a.size + b.size - 2)
+                        if best is None or score > best[0]:
+                            best = (score, i, j)
+        return best
+
+    def numbers_span_passages(self, s: int) -> bool:
+        """Whether sentence ``s`` states numbers that no one passage holds but two together
+        do: a sentence drawing on two reports (a figure and its update) is backed by both."""
+        numbers = self._own_numbers(s)
+        if len(numbers) < 2:
+            return False
+        held = [
+            frozenset().union(*(w.numbers for w in self.windows if w.passage_index == i))
+            for i in range(len(self.passages))
+        ]
+        if any(numbers <= h for h in held):
+            return False
+        return any(numbers <= a | b for x, a in enumerate(held) for b in held[x + 1 :])
+
+    def _own_numbers(self, s: int) -> set[str]:
+        """The numbers sentence ``s`` states beyond those the question gave it."""
+        return numbers_in(self._sentences[s]) - numbers_in(self._question)
+
+    def with_its_list(self, window: Window, most: int = 12) -> Window:
+        """``window`` carried over the list it introduces, when it ends with a colon and
+        list items follow in its passage: "data including:" alone would not show the user
+        the items the answer names. Its score stays the window's own."""
+        if not window.text.rstrip().endswith(":"):
+            return window
+        units = self._units[window.passage_index]
+        after = [u for u in units if u.start >= window.end]
+        items = []
+        for unit in after[:most]:
+            if not BULLET.match(unit.text):
+                break
+            items.append(unit)
+        if not items:
+            return window
+        passage = self.passages[window.passage_index]
+        end = items[-1].end
+        text = passage.text[window.start - passage.start : end - passage.start]
+        return replace(window, end=end, text=text, size=window.size + len(items))
+
+    def best_window(self, row: np.ndarray, passage_index: int) -> tuple[float, Window | None]:
+        best, found = -1.0, None
+        for w, window in enumerate(self.windows):
+            if window.passage_index == passage_index and row[w] > best:
+                best, found = float(row[w]), window
+        return best, found
