@@ -117,28 +117,7 @@ def _plan(
             report.updated += 1
         else:
             report.added += 1
-        chunks = chunk_article(article, sizes)
-        wanted = {c.chunk_id for c in chunks}
-        stale = [c for c in old.chunk_ids if c not in wanted] if old else []
-        # Passages of this very version already stored (a run killed part way through
-        # an update, or between adding and deleting) are kept, not embedded again.
-        present = store.stored_passages(sorted(wanted & set(old.chunk_ids))) if old else {}
-        embed = []
-        for chunk in chunks:
-            kept = present.get(chunk.chunk_id)
-            same = (
-                kept
-                and kept[1] == len(chunks)
-                and (kept[0].text, kept[0].start, kept[0].end)
-                == (
-                    chunk.text,
-                    chunk.start,
-                    chunk.end,
-                )
-            )
-            if not same:
-                embed.append(chunk)
-        work.append(_Work(article.article_id, len(chunks), embed, stale))
+        work.append(_article_work(store, article, old, sizes))
     # Articles that were in a file (or at a URL) read again but are no longer in it.
     seen = {a.article_id for a in articles} | urls.kept_ids
     gone = [r for r in existing.values() if r.article_id not in seen]
@@ -151,6 +130,33 @@ def _plan(
         removals.extend(record.chunk_ids)
         report.removed += 1
     return removals, work
+
+
+def _article_work(store: PassageStore, article: Article, old, sizes: ChunkSizes) -> _Work:
+    """What a new or changed article needs: its passages not already stored as they are now,
+    and its old passages this version no longer has."""
+    chunks = chunk_article(article, sizes)
+    wanted = {c.chunk_id for c in chunks}
+    stale = [c for c in old.chunk_ids if c not in wanted] if old else []
+    # Passages of this very version already stored (a run killed part way through
+    # an update, or between adding and deleting) are kept, not embedded again.
+    present = store.stored_passages(sorted(wanted & set(old.chunk_ids))) if old else {}
+
+    def stored_as_is(chunk) -> bool:
+        kept = present.get(chunk.chunk_id)
+        return (
+            bool(kept)
+            and kept[1] == len(chunks)
+            and (kept[0].text, kept[0].start, kept[0].end)
+            == (
+                chunk.text,
+                chunk.start,
+                chunk.end,
+            )
+        )
+
+    embed = [chunk for chunk in chunks if not stored_as_is(chunk)]
+    return _Work(article.article_id, len(chunks), embed, stale)
 
 
 def _batches(work: list[_Work], size: int) -> Iterator[list[_Work]]:
