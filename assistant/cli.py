@@ -230,8 +230,8 @@ def eval_command(
     ctx, dataset, provider, repeat, split, baseline, json_out, markdown_out, hostile, hostile_sample
 ) -> None:
     """Run the golden questions through the assistant and gate on the metrics."""
+    from .eval_ui import run_eval_with_progress
     from .evals import DEFAULT_DATASET, EvalOptions
-    from .ui import run_eval_with_progress
 
     settings = _settings(ctx, provider=provider)
     options = EvalOptions(
