@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install chat test ingest bench bench-html clean-index eval-extractive eval-local eval-openai
+.PHONY: install chat check lint test ingest bench bench-html clean-index eval-extractive eval-local eval-openai
 
 install: $(STAMP)
 
@@ -22,9 +22,18 @@ ingest: install
 chat: ingest
 	$(BIN)/assistant chat
 
-# All tests, then the eval gate with the extractive provider (fast, deterministic) and the
+# The fast loop while changing code (under 2 minutes on 2 cores): lint, format check, and the
+# tests not marked slow (those start processes, servers or the local model).
+check: lint
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Lint, all tests, then the eval gate with the extractive provider (fast, deterministic) and the
 # default local LLM; each writes a JSON and a Markdown report under evals/reports/.
-test: install
+test: lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory eval-extractive eval-local
 
