@@ -6,15 +6,23 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections import deque
 from pathlib import Path
 
 import pytest
 
 from assistant.config import load_settings
 from assistant.embeddings import MiniLMEmbeddings
+from assistant.ingest import ingest
+from assistant.prompts import load_prompts
+from assistant.providers import ChatProvider, Provider
+from assistant.retrieval import Searcher
+from assistant.store import PassageStore
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "articles" / "alibaba-pla-white-house-memo.txt"
+# The sample article's answer to "What did Alibaba deny?", as it words it.
+DENIAL = "Alibaba rejected the White House’s claims"
 # The user's cache holds the assembled model (1.1 GB): tests share it rather than copy it.
 USER_CACHE = load_settings(env={}).cache_dir  # read at import, before any test changes HOME
 # Model servers started by tests live in folders under this one (short: it holds Unix sockets).
@@ -123,3 +131,89 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def searcher(settings, embeddings):
+    """A searcher over the sample article, ingested into the test's own index."""
+    ingest([SAMPLE.parent], settings, embeddings=embeddings)
+    return Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+
+
+def run_cli(*args, tmp_path, check_exit=None, extra_env=None) -> subprocess.CompletedProcess:
+    """``assistant ARGS`` as a user runs it: a real process with a home, an index and a cache
+    under ``tmp_path``; it never prints a traceback, and exits ``check_exit`` when given."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "ASSISTANT_INDEX": str(tmp_path / "index"),
+        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
+        **(extra_env or {}),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check_exit is not None:
+        assert proc.returncode == check_exit, proc.stderr
+    return proc
+
+
+# -- fakes: each a few lines over the real interfaces -------------------------------------
+class ScriptedProvider(Provider):
+    """Replies with the next scripted answer, in pieces, and records what it was asked."""
+
+    name = "scripted"
+    model = "script"
+
+    def __init__(self, *replies: list[str]):
+        self.replies = deque(replies)
+        self.calls = []
+
+    def stream(self, question, passages):
+        self.calls.append((question, [p.chunk_id for p in passages]))
+        yield from self.replies.popleft()
+
+
+class CountingEmbeddings(MiniLMEmbeddings):
+    """The real local model, counting how many texts it was asked to embed."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedded = 0
+
+    def embed_array(self, texts, progress=None):
+        self.embedded += len(texts)
+        return super().embed_array(texts, progress)
+
+
+class RecordingChat(ChatProvider):
+    """A chat model over the real prompts that replies from a queue (the last reply
+    repeats) and records the messages it is sent, those it reads ahead, and the passages
+    each answer was written from."""
+
+    name = "recording"
+    model = "rec"
+
+    def __init__(self, *replies: str):
+        super().__init__(load_prompts())
+        self.replies = deque(replies)
+        self.sent: list[list[dict]] = []
+        self.read: list[list[dict]] = []
+        self.seen: list[list] = []
+
+    def stream(self, question, passages):
+        self.seen.append(passages)
+        yield from super().stream(question, passages)
+
+    def stream_messages(self, messages, max_tokens=None):
+        self.sent.append(messages)
+        yield self.replies.popleft() if len(self.replies) > 1 else self.replies[0]
+
+    def read_ahead(self, messages):
+        self.read.append(messages)

@@ -9,37 +9,11 @@ import pytest
 
 from assistant.answer import Answerer, Done, Piece, Retrieved
 from assistant.errors import ConfigError, ProviderUnavailable
-from assistant.ingest import ingest
 from assistant.prompts import DEFAULT_PROMPTS_DIR, PromptSet, load_prompts
 from assistant.providers import ChatProvider, Provider, TokenOdds, make_provider
-from assistant.retrieval import Searcher, make_filter
-from assistant.store import PassageStore
+from assistant.retrieval import make_filter
 
-from .conftest import SAMPLE, write
-from .test_cli import run
-
-DENIAL = "Alibaba rejected the White House’s claims"
-
-
-class ScriptedProvider(Provider):
-    """Replies with the next scripted answer, in pieces, and records what it was asked."""
-
-    name = "scripted"
-    model = "script"
-
-    def __init__(self, *replies: list[str]):
-        self.replies = deque(replies)
-        self.calls = []
-
-    def stream(self, question, passages):
-        self.calls.append((question, [p.chunk_id for p in passages]))
-        yield from self.replies.popleft()
-
-
-@pytest.fixture
-def searcher(tmp_path, settings, embeddings):
-    ingest([SAMPLE.parent], settings, embeddings=embeddings)
-    return Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+from .conftest import DENIAL, SAMPLE, RecordingChat, ScriptedProvider, run_cli, write
 
 
 def events_of(answerer, question, **kw):
@@ -169,8 +143,8 @@ def test_prompts_quote_passages_as_data(tmp_path):
 
 @pytest.mark.slow
 def test_ask_json_contract(tmp_path):
-    run("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
-    proc = run(
+    run_cli("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
+    proc = run_cli(
         "ask", "What did Alibaba deny?", "--provider", "extractive", "--json", tmp_path=tmp_path, check_exit=0
     )
     assert len(proc.stdout.strip().splitlines()) == 1
@@ -183,7 +157,7 @@ def test_ask_json_contract(tmp_path):
         assert c["quote"] in c["text"] and c["source"] == SAMPLE.name
         assert SAMPLE.read_text(encoding="utf-8")[c["start"] : c["end"]] == c["text"]
     refused = json.loads(
-        run(
+        run_cli(
             "ask",
             "What is Alibaba's current stock price?",
             "--provider",
@@ -193,11 +167,11 @@ def test_ask_json_contract(tmp_path):
         ).stdout
     )
     assert refused["refused"] is True and refused["citations"] == []
-    text = run(
+    text = run_cli(
         "ask", "What did Alibaba deny?", "--provider", "extractive", tmp_path=tmp_path, check_exit=0
     ).stdout
     assert text.splitlines()[0] == data["answer"] and "“Alibaba rejected the White House’s claims" in text
-    proc = run("ask", "What did Alibaba deny?", "--provider", "openai", tmp_path=tmp_path, check_exit=1)
+    proc = run_cli("ask", "What did Alibaba deny?", "--provider", "openai", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.strip().splitlines() == [
         "error: provider 'openai' needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server such as "
         "Ollama, vLLM or llama.cpp)"
@@ -283,26 +257,6 @@ def test_follow_up_pronouns_take_the_right_entity():
     assert (
         rewrite_by_rules("Who is John Moolenaar?", company) == "Who is John Moolenaar?"
     )  # stands alone already
-
-
-class RecordingChat(ChatProvider):
-    """A chat provider that records the messages it is sent and those it reads ahead."""
-
-    name = "recording"
-    model = "rec"
-
-    def __init__(self, reply: str):
-        super().__init__(load_prompts(DEFAULT_PROMPTS_DIR))
-        self.reply = reply
-        self.sent: list[list[dict]] = []
-        self.read: list[list[dict]] = []
-
-    def stream_messages(self, messages):
-        self.sent.append(messages)
-        yield self.reply
-
-    def read_ahead(self, messages):
-        self.read.append(messages)
 
 
 def test_a_small_index_is_read_ahead_in_every_order_a_question_can_give(searcher, settings):

@@ -18,17 +18,15 @@ from assistant.chunking import chunk_article
 from assistant.documents import load_file
 from assistant.errors import QuestionError
 from assistant.followup import LLMRewriter, Turn, bounded_history, rewrite_by_rules
-from assistant.prompts import load_prompts
-from assistant.providers import ChatProvider, make_provider
+from assistant.providers import make_provider
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE, ingest_sample
-from .test_answer import ScriptedProvider, searcher  # noqa: F401  (the fixture)
+from .conftest import SAMPLE, RecordingChat, ScriptedProvider, ingest_sample
 
 DECLINED = "declined to comment on whether it has ever maintained a relationship with the PLA"
 
 
-def extractive_session(searcher, settings) -> ChatSession:  # noqa: F811
+def extractive_session(searcher, settings) -> ChatSession:
     return ChatSession(
         Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings
     )
@@ -58,7 +56,7 @@ def test_commands_parse_with_aliases_and_numbers():
 # -- a conversation -----------------------------------------------------------------------
 
 
-def test_follow_up_is_rewritten_from_the_conversation_and_answered_with_the_right_passage(searcher, settings):  # noqa: F811
+def test_follow_up_is_rewritten_from_the_conversation_and_answered_with_the_right_passage(searcher, settings):
     session = extractive_session(searcher, settings)
     first = answer_of(session.ask("What did Alibaba deny?"))
     assert not first.refused and "rejected" in first.text
@@ -70,7 +68,7 @@ def test_follow_up_is_rewritten_from_the_conversation_and_answered_with_the_righ
     assert "[" not in session.history[-1].answer  # markers are not part of what the rewrite reads
 
 
-def test_source_and_open_show_the_cited_passage_and_its_article(searcher, settings):  # noqa: F811
+def test_source_and_open_show_the_cited_passage_and_its_article(searcher, settings):
     session = extractive_session(searcher, settings)
     with pytest.raises(ChatCommandError, match="no answer yet"):
         session.source(1)
@@ -145,7 +143,7 @@ def printed_lines(monkeypatch, answer, width: int | None) -> list[str]:
 
 
 def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a_pipe(
-    searcher,  # noqa: F811
+    searcher,
     settings,
     monkeypatch,
 ):
@@ -164,7 +162,7 @@ def test_footnotes_wrap_at_words_on_a_narrow_terminal_and_are_one_line_each_in_a
     assert lines[0] == answer.text and all(f"    {quote}" in lines for quote in quotes)
 
 
-def test_a_refusal_lists_the_closest_passages_one_item_each(searcher, settings, monkeypatch):  # noqa: F811
+def test_a_refusal_lists_the_closest_passages_one_item_each(searcher, settings, monkeypatch):
     refusal = answer_of(extractive_session(searcher, settings).ask("What is the weather in Paris today?"))
     assert refusal.refused and refusal.passages
     for width in (50, None):
@@ -187,7 +185,7 @@ def test_stitched_article_is_the_article_text():
     assert text.split() == article.text[:length].split()
 
 
-def test_retry_replaces_the_turn_and_reset_forgets_the_conversation(searcher, settings):  # noqa: F811
+def test_retry_replaces_the_turn_and_reset_forgets_the_conversation(searcher, settings):
     session = extractive_session(searcher, settings)
     with pytest.raises(ChatCommandError, match="nothing to retry"):
         session.retry()
@@ -200,7 +198,7 @@ def test_retry_replaces_the_turn_and_reset_forgets_the_conversation(searcher, se
     assert plain.standalone_question == plain.question  # nothing to lean on after /reset
 
 
-def test_a_cancelled_answer_leaves_no_turn_and_stops_the_provider(searcher, settings):  # noqa: F811
+def test_a_cancelled_answer_leaves_no_turn_and_stops_the_provider(searcher, settings):
     stopped = threading.Event()
 
     class Endless(ScriptedProvider):
@@ -222,7 +220,7 @@ def test_a_cancelled_answer_leaves_no_turn_and_stops_the_provider(searcher, sett
     assert session.last_question == "What did Alibaba deny?"  # so /retry can ask it again
 
 
-def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path):  # noqa: F811
+def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path):
     session = ChatSession(
         Answerer(searcher, ScriptedProvider(["Alibaba rejected the White House’s claims [1]."]), settings),
         settings,
@@ -250,7 +248,7 @@ def test_switching_provider_keeps_the_conversation(searcher, settings, tmp_path)
     assert answer_of(session.ask("Who is John Moolenaar?")).provider == "extractive"
 
 
-def test_empty_and_oversized_questions_are_refused_with_a_reason(searcher, settings):  # noqa: F811
+def test_empty_and_oversized_questions_are_refused_with_a_reason(searcher, settings):
     session = extractive_session(searcher, settings)
     with pytest.raises(QuestionError, match="empty question"):
         answer_of(session.ask("   "))
@@ -261,26 +259,11 @@ def test_empty_and_oversized_questions_are_refused_with_a_reason(searcher, setti
 # -- rewriting follow-ups -----------------------------------------------------------------
 
 
-class RecordingChatModel(ChatProvider):
-    """A chat model that replies from a queue and records the messages it was sent."""
-
-    name = "recording"
-
-    def __init__(self, *replies: str):
-        super().__init__(load_prompts())
-        self.replies = list(replies)
-        self.sent: list[list[dict]] = []
-
-    def stream_messages(self, messages, max_tokens=None):
-        self.sent.append(messages)
-        yield self.replies.pop(0)
-
-
 HISTORY = [Turn("What did Alibaba deny?", "Alibaba rejected the White House’s claims in a statement to FT.")]
 
 
 def test_llm_rewrite_is_used_when_it_keeps_the_question_and_adds_only_known_names():
-    model = RecordingChatModel("Rewritten: Did Alibaba say whether it ever worked with the PLA?\n")
+    model = RecordingChat("Rewritten: Did Alibaba say whether it ever worked with the PLA?\n")
     rewrite = LLMRewriter(model, model.prompts, 400)
     assert (
         rewrite("Did it say whether it ever worked with the PLA?", HISTORY)
@@ -300,13 +283,13 @@ def test_llm_rewrite_is_used_when_it_keeps_the_question_and_adds_only_known_name
     ],
 )
 def test_an_unfaithful_llm_rewrite_falls_back_to_the_rules(reply):
-    model = RecordingChatModel(reply)
+    model = RecordingChat(reply)
     question = "Did it say whether it ever worked with the PLA?"
     assert LLMRewriter(model, model.prompts, 400)(question, HISTORY) == rewrite_by_rules(question, HISTORY)
 
 
 def test_a_standalone_question_is_not_sent_for_rewriting():
-    model = RecordingChatModel()
+    model = RecordingChat()
     assert (
         LLMRewriter(model, model.prompts, 400)("Who is John Moolenaar?", HISTORY) == "Who is John Moolenaar?"
     )
@@ -321,7 +304,7 @@ def test_history_sent_for_rewriting_is_bounded_by_tokens():
     assert sum(count_tokens(t.question) + count_tokens(t.answer) for t in kept) <= 120
     alone = bounded_history([Turn("What did the committee discuss?", long_answer)], 60)
     assert alone[0].question == "What did the committee discuss?" and 0 < count_tokens(alone[0].answer) <= 60
-    model = RecordingChatModel("Did Alibaba say whether it ever worked with the PLA?")
+    model = RecordingChat("Did Alibaba say whether it ever worked with the PLA?")
     LLMRewriter(model, model.prompts, 120)("Did it say whether it ever worked with the PLA?", turns)
     assert "Question number 0" not in model.sent[0][1]["content"]
 
@@ -526,7 +509,7 @@ def test_chat_with_an_unavailable_provider_is_one_line(tmp_path, sample_index):
     assert json.loads(proc.stdout)["provider"] == "extractive"
 
 
-def test_a_question_of_invisible_characters_is_empty(searcher, settings):  # noqa: F811
+def test_a_question_of_invisible_characters_is_empty(searcher, settings):
     session = extractive_session(searcher, settings)
     with pytest.raises(QuestionError, match="empty question"):
         answer_of(session.ask("\u200b\u200d\ufeff \u2066"))

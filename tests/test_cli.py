@@ -7,29 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import SAMPLE, write
-
-
-def run(*args, tmp_path, check_exit=None, extra_env=None):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "ASSISTANT_INDEX": str(tmp_path / "index"),
-        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
-        **(extra_env or {}),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    if check_exit is not None:
-        assert proc.returncode == check_exit, proc.stderr
-    return proc
+from .conftest import SAMPLE, run_cli, write
 
 
 @pytest.fixture
@@ -57,7 +35,7 @@ def messy(tmp_path):
 
 @pytest.mark.slow
 def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy):
-    proc = run("ingest", str(messy), "--json", tmp_path=tmp_path, check_exit=0)
+    proc = run_cli("ingest", str(messy), "--json", tmp_path=tmp_path, check_exit=0)
     report = json.loads(proc.stdout)
     assert set(report) == {"added", "updated", "unchanged", "removed", "chunks", "skipped"}
     assert report["added"] == 4  # good, latin, broken.html, one feed item
@@ -68,11 +46,11 @@ def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy)
     assert "empty" in reasons["empty.txt"].lower()
     assert any("line 2" in s["reason"] for s in report["skipped"] if s["path"].endswith("feed.jsonl"))
     assert all("\n" not in s["reason"] for s in report["skipped"])
-    again = json.loads(run("ingest", str(messy), "--json", tmp_path=tmp_path, check_exit=0).stdout)
+    again = json.loads(run_cli("ingest", str(messy), "--json", tmp_path=tmp_path, check_exit=0).stdout)
     assert (again["added"], again["updated"], again["unchanged"], again["chunks"]) == (0, 0, 4, 0)
 
     # The non-UTF-8 file was decoded, not mangled.
-    hits = json.loads(run("search", "mayor plan", "--json", tmp_path=tmp_path, check_exit=0).stdout)[
+    hits = json.loads(run_cli("search", "mayor plan", "--json", tmp_path=tmp_path, check_exit=0).stdout)[
         "results"
     ]
     assert "The mayor’s plan passed." in hits[0]["text"]
@@ -81,7 +59,9 @@ def test_ingest_json_reports_each_bad_file_and_ingests_the_rest(tmp_path, messy)
 
 @pytest.mark.slow
 def test_missing_path_fails_but_ingests_the_rest(tmp_path, messy):
-    proc = run("ingest", str(messy / "good.txt"), str(tmp_path / "nope.txt"), tmp_path=tmp_path, check_exit=1)
+    proc = run_cli(
+        "ingest", str(messy / "good.txt"), str(tmp_path / "nope.txt"), tmp_path=tmp_path, check_exit=1
+    )
     assert "nope.txt" in proc.stderr and "no such file" in proc.stderr
     assert "1 added" in proc.stdout
 
@@ -90,38 +70,38 @@ def test_missing_path_fails_but_ingests_the_rest(tmp_path, messy):
 def test_nothing_ingestable_fails_with_one_line(tmp_path, messy):
     empty_folder = tmp_path / "nothing"
     empty_folder.mkdir()
-    proc = run("ingest", str(empty_folder), tmp_path=tmp_path, check_exit=1)
+    proc = run_cli("ingest", str(empty_folder), tmp_path=tmp_path, check_exit=1)
     assert "no supported files in folder" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "error: nothing could be ingested from the given paths"
-    proc = run("ingest", str(messy / "empty.txt"), "--json", tmp_path=tmp_path, check_exit=1)
+    proc = run_cli("ingest", str(messy / "empty.txt"), "--json", tmp_path=tmp_path, check_exit=1)
     assert json.loads(proc.stdout)["skipped"][0]["path"].endswith("empty.txt")
 
 
 @pytest.mark.slow
 def test_search_and_stats(tmp_path):
-    proc = run("search", "anything", tmp_path=tmp_path, check_exit=1)
+    proc = run_cli("search", "anything", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.count("\n") == 1 and "assistant ingest" in proc.stderr
-    run("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
+    run_cli("ingest", str(SAMPLE.parent), tmp_path=tmp_path, check_exit=0)
     hits = json.loads(
-        run("search", "what did Alibaba deny", "--json", tmp_path=tmp_path, check_exit=0).stdout
+        run_cli("search", "what did Alibaba deny", "--json", tmp_path=tmp_path, check_exit=0).stdout
     )
     top = hits["results"][0]
     assert "Alibaba rejected the White House’s claims" in top["text"]
     assert SAMPLE.read_text(encoding="utf-8")[top["start"] : top["end"]] == top["text"]
     assert top["source"] == SAMPLE.name
-    stats = json.loads(run("index", "stats", "--json", tmp_path=tmp_path, check_exit=0).stdout)
+    stats = json.loads(run_cli("index", "stats", "--json", tmp_path=tmp_path, check_exit=0).stdout)
     assert stats["articles"] == 1 and stats["passages"] == len(hits["results"]) >= 3  # k=5 > passages
     assert stats["embedding_model"] == "all-MiniLM-L6-v2-int8-onnx" and stats["size_bytes"] > 0
-    text = run("index", "stats", tmp_path=tmp_path, check_exit=0).stdout
+    text = run_cli("index", "stats", tmp_path=tmp_path, check_exit=0).stdout
     assert "articles" in text and "all-MiniLM-L6-v2-int8-onnx" in text
 
 
 @pytest.mark.slow
 def test_user_errors_are_one_line(tmp_path):
-    proc = run("search", "x", "--since", "yesterday", tmp_path=tmp_path)
+    proc = run_cli("search", "x", "--since", "yesterday", tmp_path=tmp_path)
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "assistant.toml").write_text("search_k = 'many'\n")
-    proc = run("search", "x", tmp_path=tmp_path, check_exit=1)
+    proc = run_cli("search", "x", tmp_path=tmp_path, check_exit=1)
     assert proc.stderr.strip().splitlines() == [
         "error: invalid setting search_k: Input should be a valid integer, "
         "unable to parse string as an integer"

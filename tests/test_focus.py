@@ -5,13 +5,11 @@ from __future__ import annotations
 from assistant.answer import Answerer
 from assistant.focus import focus_passages, units_of
 from assistant.ingest import ingest
-from assistant.prompts import load_prompts
-from assistant.providers import ChatProvider
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, RecordingChat
 
 LIST_PASSAGE = (
     "Intelligence Findings\n"
@@ -56,26 +54,10 @@ def test_focus_is_a_true_sub_span_within_budget_around_the_answer(settings, embe
     assert focus_passages(question, passages, searcher.embed, 10_000) == passages  # already within budget
 
 
-class Recording(ChatProvider):
-    name = "recording"
-
-    def __init__(self, reply):
-        super().__init__(load_prompts())
-        self.reply = reply
-        self.seen = []
-
-    def stream(self, question, passages):
-        self.seen.append(passages)
-        yield self.reply
-
-    def stream_messages(self, messages, max_tokens=None):  # not used: stream() is overridden
-        yield self.reply
-
-
 def test_the_model_reads_focused_passages_but_citations_are_whole_passages(settings, embeddings):
     searcher = store_and_searcher(settings, embeddings)
     settings = settings.model_copy(update={"passage_focus_tokens": 70})
-    provider = Recording(
+    provider = RecordingChat(
         "Alibaba declined to comment on whether it has ever maintained a relationship with the PLA [1]."
     )
     answer = Answerer(searcher, provider, settings).ask(

@@ -9,19 +9,7 @@ from assistant.ingest import ingest
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, write
-
-
-class CountingEmbeddings(MiniLMEmbeddings):
-    """The real local model, counting how many texts it was asked to embed."""
-
-    def __init__(self):
-        super().__init__()
-        self.embedded = 0
-
-    def embed_array(self, texts, progress=None):
-        self.embedded += len(texts)
-        return super().embed_array(texts, progress)
+from .conftest import SAMPLE, CountingEmbeddings, write
 
 
 @pytest.fixture

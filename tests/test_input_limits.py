@@ -25,8 +25,7 @@ from assistant.errors import LoaderError, MalformedFile
 from assistant.models import Article
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE
-from .test_cli import run
+from .conftest import SAMPLE, run_cli
 
 SECONDS = 60  # generous: each case takes a few seconds on a quiet machine
 RSS_MB = 1500
@@ -367,13 +366,13 @@ def test_every_bad_file_is_one_line_and_the_rest_of_the_batch_is_ingested(tmp_pa
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("ask")
-    run("ingest", str(SAMPLE), tmp_path=home, check_exit=0)
+    run_cli("ingest", str(SAMPLE), tmp_path=home, check_exit=0)
     return home
 
 
 def ask(home: Path, question: str):
     started = time.perf_counter()
-    proc = run("ask", question, "--provider", "extractive", tmp_path=home)
+    proc = run_cli("ask", question, "--provider", "extractive", tmp_path=home)
     assert time.perf_counter() - started < SECONDS
     return proc
 

@@ -17,7 +17,7 @@ from assistant.errors import ConfigError
 from assistant.providers import Provider, make_provider
 from assistant.providers.registry import provider_names, register, unregister
 
-from .test_answer import DENIAL, searcher  # noqa: F401  (the fixture)
+from .conftest import DENIAL
 
 
 class EchoProvider(Provider):
@@ -62,7 +62,7 @@ def test_a_registered_provider_is_a_setting_then_no_longer(echo_registered):
         load_settings(env={}, provider="echo")
 
 
-def test_a_registered_provider_is_a_cli_choice_with_its_help(echo_registered, searcher, settings):  # noqa: F811
+def test_a_registered_provider_is_a_cli_choice_with_its_help(echo_registered, searcher, settings):
     runner = CliRunner()
     for command in ("ask", "chat", "eval"):
         shown = " ".join(runner.invoke(main, [command, "--help"]).output.split())  # unwrapped
@@ -90,7 +90,7 @@ def test_a_registered_provider_is_a_cli_choice_with_its_help(echo_registered, se
     assert refused.exit_code == 2 and "'echo' is not one of 'local', 'openai', 'extractive'" in refused.output
 
 
-def test_a_registered_provider_is_a_chat_provider(echo_registered, searcher, settings, capsys):  # noqa: F811
+def test_a_registered_provider_is_a_chat_provider(echo_registered, searcher, settings, capsys):
     session = ChatSession(
         Answerer(searcher, make_provider(settings, searcher, "extractive"), settings), settings
     )

@@ -13,10 +13,8 @@ from assistant.ingest import ingest
 from assistant.service import index_stats
 from assistant.store import PassageStore
 
-from .conftest import free_port, write
+from .conftest import CountingEmbeddings, free_port, run_cli, write
 from .pdfs import pdf_bytes
-from .test_cli import run
-from .test_ingest import CountingEmbeddings
 
 STORY = [
     "The harbour reopened on Monday after three weeks of repairs to the northern quay, "
@@ -284,7 +282,7 @@ def test_cli_ingests_a_url_and_reports_each_failure_in_one_line(web, tmp_path, m
         str(good),
         "--json",
     ]
-    proc = run(*args, tmp_path=tmp_path, check_exit=0, extra_env=env_timeout)
+    proc = run_cli(*args, tmp_path=tmp_path, check_exit=0, extra_env=env_timeout)
     report = json.loads(proc.stdout)
     assert report["added"] == 2
     assert {s["path"]: s["reason"] for s in report["skipped"]} == {
@@ -294,7 +292,7 @@ def test_cli_ingests_a_url_and_reports_each_failure_in_one_line(web, tmp_path, m
         ): "unsupported content type 'image/png' (expected a web page, an RSS or Atom feed, or a PDF)",
         web.url("/nope"): "HTTP 404 Not Found",
     }
-    text = run(
+    text = run_cli(
         "ingest", web.url("/story"), web.url("/nope"), tmp_path=tmp_path, check_exit=0, extra_env=env_timeout
     )
     assert f"skipped {web.url('/nope')}: HTTP 404 Not Found" in text.stderr
@@ -302,10 +300,10 @@ def test_cli_ingests_a_url_and_reports_each_failure_in_one_line(web, tmp_path, m
     # --prune removes articles whose files are gone, never those from URLs
     good.unlink()
     pruned = json.loads(
-        run(
+        run_cli(
             "ingest", str(tmp_path / "in"), "--prune", "--json", tmp_path=tmp_path, extra_env=env_timeout
         ).stdout
     )
     assert pruned["removed"] == 1
-    stats = json.loads(run("index", "stats", "--json", tmp_path=tmp_path, check_exit=0).stdout)
+    stats = json.loads(run_cli("index", "stats", "--json", tmp_path=tmp_path, check_exit=0).stdout)
     assert stats["articles"] == 1
