@@ -14,7 +14,7 @@ from chromadb.api.models.Collection import Collection
 from assistant.embeddings import MiniLMEmbeddings
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, write
+from ..conftest import SAMPLE, write
 
 PORT = (
     "# Port strike ends\n\nDock workers in Rotterdam ended a nine-day strike on Friday after a wage deal.\n"

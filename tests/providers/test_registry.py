@@ -17,7 +17,7 @@ from assistant.errors import ConfigError
 from assistant.providers import Provider, make_provider
 from assistant.providers.registry import provider_names, register, unregister
 
-from .conftest import DENIAL
+from ..conftest import DENIAL
 
 
 class EchoProvider(Provider):

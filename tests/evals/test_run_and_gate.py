@@ -13,7 +13,7 @@ from assistant.evals.report import markdown_report
 from assistant.evals.run import run_eval, unstable
 from assistant.models import Answer, AnswerSentence, Citation, Passage, Repairs
 
-from .conftest import SAMPLE, write
+from ..conftest import SAMPLE, write
 
 EVIDENCE = "Alibaba rejected the White House’s claims in a statement to FT."
 

@@ -16,8 +16,8 @@ from assistant.config import load_settings
 from assistant.errors import ConfigError, ProviderError
 from assistant.providers import make_provider
 
-from .conftest import SAMPLE, free_port
-from .fault_server import FaultServer
+from ..conftest import SAMPLE, free_port
+from ..fault_server import FaultServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -217,7 +217,7 @@ def test_fault_server_speaks_the_protocol(srv):
 
 def test_fault_server_runs_in_the_foreground():
     port = free_port()
-    script = Path(__file__).with_name("fault_server.py")
+    script = Path(__file__).parent.parent / "fault_server.py"
     args = [
         sys.executable,
         str(script),

@@ -15,7 +15,7 @@ from assistant.providers import make_provider
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, free_port, new_server_dir, stop_server
+from ..conftest import SAMPLE, free_port, new_server_dir, stop_server
 
 pytestmark = pytest.mark.slow
 DENIAL = "Alibaba rejected the White House’s claims"

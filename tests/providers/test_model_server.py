@@ -19,7 +19,7 @@ import pytest
 
 from assistant.providers.model_server import ModelServer
 
-from .conftest import USER_CACHE, write
+from ..conftest import USER_CACHE, write
 
 pytestmark = pytest.mark.slow
 

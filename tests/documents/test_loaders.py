@@ -16,7 +16,7 @@ from assistant.documents import SUPPORTED_SUFFIXES, LoadResult, discover, load_f
 from assistant.errors import BinaryFile, EmptyArticle, LoaderError, MalformedFile, UnsupportedFile
 from assistant.models import Article
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "articles" / "alibaba-pla-white-house-memo.txt"
 
 

@@ -12,8 +12,8 @@ from assistant.documents import discover, load_file
 from assistant.errors import EmptyArticle, LoaderError, MalformedFile
 from assistant.models import Citation
 
-from .conftest import write
-from .pdfs import locked_copy, pdf_bytes, write_pdf
+from ..conftest import write
+from ..pdfs import locked_copy, pdf_bytes, write_pdf
 
 RSS = """<?xml version="1.0" encoding="{encoding}"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">

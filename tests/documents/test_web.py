@@ -13,8 +13,8 @@ from assistant.ingest import ingest
 from assistant.service import index_stats
 from assistant.store import PassageStore
 
-from .conftest import CountingEmbeddings, free_port, run_cli, write
-from .pdfs import pdf_bytes
+from ..conftest import CountingEmbeddings, free_port, run_cli, write
+from ..pdfs import pdf_bytes
 
 STORY = [
     "The harbour reopened on Monday after three weeks of repairs to the northern quay, "
@@ -52,7 +52,7 @@ def feed(base: str, entries: list[tuple[str, str, str | None]]) -> str:
 
 @pytest.fixture
 def web():
-    from .web_server import WebServer
+    from ..web_server import WebServer
 
     with WebServer() as server:
         yield server

@@ -14,7 +14,7 @@ from assistant.ingest import ingest
 from assistant.retrieval import Searcher
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, free_port, write
+from ..conftest import SAMPLE, free_port, write
 
 pytestmark = pytest.mark.slow
 

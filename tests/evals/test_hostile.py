@@ -30,7 +30,7 @@ from assistant.evals.report import EvalReport, markdown_report
 from assistant.models import Answer, Citation, Passage
 from assistant.prompts import load_prompts
 
-from .conftest import write
+from ..conftest import write
 
 HOSTILE = load_hostile()
 BY_NAME = {a.path.name: a for a in HOSTILE}
