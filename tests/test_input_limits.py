@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -31,34 +30,53 @@ SECONDS = 60  # generous: each case takes a few seconds on a quiet machine
 RSS_MB = 1500
 
 
+# Linux records, at exec, the peak RSS of the memory the process had before: for a child of
+# pytest that is pytest's own (over 3 GB once a test has loaded the local model in-process).
+# So `assistant` runs as the grandchild of a small Python that forks it and reports the
+# grandchild's peak alone.
+_FORK_AND_MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "assistant", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def measured(*args, tmp_path: Path, check_exit: int | None = None):
-    """``run`` from test_cli (same environment), also measuring wall time and the peak
-    RSS of this one child process (os.wait4 reports it per process)."""
+    """``run_cli`` (same environment), also measuring wall time and the peak RSS of the
+    `assistant` process alone."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "ASSISTANT_INDEX": str(tmp_path / "index"),
         "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
     }
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    out, err, peak = tmp_path / "stdout.txt", tmp_path / "stderr.txt", tmp_path / "maxrss.txt"
     started = time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", *args], stdout=stdout, stderr=stderr, env=env, cwd=tmp_path
+            [sys.executable, "-c", _FORK_AND_MEASURE, str(peak), *args],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,  # so a timeout ends the grandchild too
         )
-    killer = threading.Timer(300, proc.kill)
-    killer.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
     seconds = time.perf_counter() - started
     stdout_text, stderr_text = out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8")
     assert "Traceback" not in stderr_text, stderr_text
     if check_exit is not None:
         assert proc.returncode == check_exit, stderr_text
-    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    rss_mb = int(peak.read_text()) / 1024  # KiB on Linux
     assert seconds < SECONDS, f"took {seconds:.1f} s"
     assert rss_mb < RSS_MB, f"peak RSS {rss_mb:.0f} MB"
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout_text, stderr_text)
