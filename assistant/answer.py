@@ -22,8 +22,7 @@ from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
 from .providers import Provider, TokenOdds
-from .retrieval import Searcher
-from .store import SearchFilter
+from .retrieval import Searcher, SearchFilter
 
 __all__ = ["Answerer", "Rewritten", "Retrieved", "Piece", "Done", "AnswerEvent"]
 
