@@ -95,8 +95,8 @@ def clean_environment(tmp_path_factory, monkeypatch):
     stop_server(server)
     # A command that was handed a HOME but not this environment (a test building its own
     # env) would start its server in that home's cache: none may be left there either.
-    strays = [str(h) for h in (home,) if stop_server(h / ".cache" / "assistant" / "server") is not None]
-    assert not strays, f"the test left a model server running under {strays}"
+    stray = stop_server(home / ".cache" / "assistant" / "server")
+    assert stray is None, f"the test left a model server (pid {stray}) running under {home}"
 
 
 @pytest.fixture
@@ -140,21 +140,26 @@ def searcher(settings, embeddings):
     return Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
 
 
+def cli_env(tmp_path: Path, index: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell with nothing set but a home, an index and a cache
+    under ``tmp_path`` (and ``extra``)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "ASSISTANT_INDEX": str(index or tmp_path / "index"),
+        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
+        **extra,
+    }
+
+
 def run_cli(*args, tmp_path, check_exit=None, extra_env=None) -> subprocess.CompletedProcess:
     """``assistant ARGS`` as a user runs it: a real process with a home, an index and a cache
     under ``tmp_path``; it never prints a traceback, and exits ``check_exit`` when given."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "ASSISTANT_INDEX": str(tmp_path / "index"),
-        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
-        **(extra_env or {}),
-    }
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=cli_env(tmp_path, **(extra_env or {})),
         cwd=tmp_path,
         timeout=300,
     )

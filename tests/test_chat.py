@@ -21,7 +21,7 @@ from assistant.followup import LLMRewriter, Turn, bounded_history, rewrite_by_ru
 from assistant.providers import make_provider
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE, RecordingChat, ScriptedProvider, ingest_sample
+from .conftest import SAMPLE, RecordingChat, ScriptedProvider, cli_env, ingest_sample
 
 DECLINED = "declined to comment on whether it has ever maintained a relationship with the PLA"
 
@@ -313,12 +313,7 @@ def test_history_sent_for_rewriting_is_bounded_by_tokens():
 
 
 def chat(tmp_path, stdin: str, *args, index=None):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "ASSISTANT_INDEX": str(index or tmp_path / "index"),
-        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    env = cli_env(tmp_path, index)
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "chat", *args],
         input=stdin, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,

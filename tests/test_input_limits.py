@@ -24,7 +24,7 @@ from assistant.errors import LoaderError, MalformedFile
 from assistant.models import Article
 from assistant.tokens import count_tokens
 
-from .conftest import SAMPLE, run_cli
+from .conftest import SAMPLE, cli_env, run_cli
 
 SECONDS = 60  # generous: each case takes a few seconds on a quiet machine
 RSS_MB = 1500
@@ -49,12 +49,6 @@ sys.exit(os.waitstatus_to_exitcode(status))
 def measured(*args, tmp_path: Path, check_exit: int | None = None):
     """``run_cli`` (same environment), also measuring wall time and the peak RSS of the
     `assistant` process alone."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "ASSISTANT_INDEX": str(tmp_path / "index"),
-        "ASSISTANT_CACHE_DIR": str(tmp_path / "cache"),
-    }
     out, err, peak = tmp_path / "stdout.txt", tmp_path / "stderr.txt", tmp_path / "maxrss.txt"
     started = time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -62,7 +56,7 @@ def measured(*args, tmp_path: Path, check_exit: int | None = None):
             [sys.executable, "-c", _FORK_AND_MEASURE, str(peak), *args],
             stdout=stdout,
             stderr=stderr,
-            env=env,
+            env=cli_env(tmp_path),
             cwd=tmp_path,
             start_new_session=True,  # so a timeout ends the grandchild too
         )
