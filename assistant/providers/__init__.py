@@ -9,16 +9,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..models import Passage
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..config import Settings
     from ..prompts import PromptSet
-    from ..retrieval import Searcher
 
-__all__ = ["Provider", "ChatProvider", "TokenOdds", "make_provider"]
+__all__ = ["Provider", "ChatProvider", "CorpusView", "TokenOdds", "make_provider"]
+
+
+class CorpusView(Protocol):
+    """What a provider may know of the ingested articles beyond the passages it is given:
+    their embeddings and how rare a word is among them. Retrieval's ``Searcher`` is one;
+    a provider never sees the store or the search itself."""
+
+    def embed(self, texts: list[str]) -> "np.ndarray": ...
+
+    def idf(self, terms: set[str]) -> dict[str, float]: ...
 
 
 class Provider(ABC):
@@ -36,7 +47,7 @@ class Provider(ABC):
     gives_token_odds: ClassVar[bool] = False
 
     @classmethod
-    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+    def from_settings(cls, settings: "Settings", corpus: CorpusView) -> "Provider":
         """The provider as ``settings`` configure it (how the registry makes one); by
         default one with nothing to configure."""
         return cls()
@@ -99,7 +110,7 @@ class ChatProvider(Provider):
         self.prompts = prompts
 
     @classmethod
-    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "Provider":
+    def from_settings(cls, settings: "Settings", corpus: CorpusView) -> "Provider":
         from ..prompts import DEFAULT_PROMPTS_DIR, load_prompts
 
         prompts = load_prompts(settings.prompts_dir or DEFAULT_PROMPTS_DIR)
@@ -131,8 +142,8 @@ class ChatProvider(Provider):
         self.read_ahead(self.prompts.messages("", passages))
 
 
-def make_provider(settings: "Settings", searcher: "Searcher", name: str | None = None) -> Provider:
+def make_provider(settings: "Settings", corpus: CorpusView, name: str | None = None) -> Provider:
     """The provider named (or configured), ready to answer (see :mod:`.registry`)."""
     from .registry import make_provider as make
 
-    return make(settings, searcher, name)
+    return make(settings, corpus, name)

@@ -19,11 +19,10 @@ from ..lexical import tokenize
 from ..models import Passage
 from ..support import Unit, support_units
 from ..text import BULLET
-from . import Provider
+from . import CorpusView, Provider
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..retrieval import Searcher
 
 # Questions that can only be answered by a number, or by a date: a sentence without one
 # cannot be the answer, however close its topic.
@@ -44,17 +43,17 @@ class ExtractiveProvider(Provider):
     name = "extractive"
     model = "extractive-v1"
 
-    def __init__(self, searcher: "Searcher", threshold: float, max_sentences: int = 2):
-        self.searcher = searcher
+    def __init__(self, corpus: CorpusView, threshold: float, max_sentences: int = 2):
+        self.corpus = corpus
         self.threshold = threshold
         self.max_sentences = max_sentences
 
     @classmethod
-    def from_settings(cls, settings: "Settings", searcher: "Searcher") -> "ExtractiveProvider":
-        return cls(searcher, settings.relevance_threshold)
+    def from_settings(cls, settings: "Settings", corpus: CorpusView) -> "ExtractiveProvider":
+        return cls(corpus, settings.relevance_threshold)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return self.searcher.embed(texts)
+        return self.corpus.embed(texts)
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         yield self.compose(question, passages)
@@ -84,7 +83,7 @@ class ExtractiveProvider(Provider):
             return []
         vectors = self._embed([question] + [BULLET.sub("", u.text) for u in units])
         similarity = vectors[1:] @ vectors[0]
-        weights = self.searcher.idf(set(tokenize(question)))
+        weights = self.corpus.idf(set(tokenize(question)))
         total = sum(weights.values()) or 1.0
         scored = []
         for unit, sim, vector in zip(units, similarity, vectors[1:]):

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from . import Provider
+    from . import CorpusView, Provider
 
 __all__ = [
     "ProviderEntry",
@@ -96,9 +96,10 @@ def start_early(settings: "Settings", name: str | None = None) -> None:
     provider_entry(name or settings.provider).provider_class().start_early(settings)
 
 
-def make_provider(settings: "Settings", searcher, name: str | None = None) -> "Provider":
-    """The provider named (or configured), ready to answer."""
-    return provider_entry(name or settings.provider).provider_class().from_settings(settings, searcher)
+def make_provider(settings: "Settings", corpus: "CorpusView", name: str | None = None) -> "Provider":
+    """The provider named (or configured), ready to answer, seeing the ingested articles
+    through ``corpus`` (embeddings and word rarity only)."""
+    return provider_entry(name or settings.provider).provider_class().from_settings(settings, corpus)
 
 
 register(
