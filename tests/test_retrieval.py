@@ -108,6 +108,17 @@ def test_what_answering_reads_of_the_index_comes_through_the_searcher(searcher):
     assert [p.start for p in passages] == sorted(p.start for p in passages)
 
 
+def test_an_index_is_empty_until_something_is_ingested(settings):
+    from .conftest import HashingEmbeddings
+
+    embeddings = HashingEmbeddings()
+    before = Searcher(PassageStore.open(settings, embeddings.model_id, create=True), embeddings, settings)
+    assert before.is_empty()
+    ingest([SAMPLE], settings, embeddings=embeddings)
+    after = Searcher(PassageStore.open(settings, embeddings.model_id), embeddings, settings)
+    assert not after.is_empty() and after.passage_count() > 0
+
+
 def test_sample_question_ranks_the_denial_first(searcher):
     hits = searcher.search("what did Alibaba deny", 5)
     assert "Alibaba rejected the White House’s claims" in hits[0].passage.text
