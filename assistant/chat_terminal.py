@@ -36,7 +36,7 @@ def open_chat_session(settings: Settings, k: int | None = None) -> ChatSession:
 
     _check_index_exists(settings)
     answerer = open_answerer(settings)
-    if answerer.searcher.store.count() == 0:
+    if answerer.searcher.is_empty():
         raise IndexNotFound.nothing_in(settings.index_location)
     return ChatSession(answerer, settings, k)
 

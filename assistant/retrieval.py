@@ -69,6 +69,12 @@ class Searcher:
         and holds every passage: no round trip to Chroma."""
         return len(self.store.lexical)
 
+    def is_empty(self) -> bool:
+        """Whether no passage is ingested yet. Asked of Chroma, the source of truth, so that
+        opening a chat does not wait for the lexical side to load (it loads on the warm-up
+        thread)."""
+        return self.store.count() == 0
+
     def all_passages(self) -> list[Passage]:
         """Every passage of the index (for a small one: a model that reads them all)."""
         return self.store.all_passages()

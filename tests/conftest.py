@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -9,7 +11,9 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
+import numpy as np
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from assistant.config import load_settings
 from assistant.embeddings import MiniLMEmbeddings
@@ -185,11 +189,42 @@ class ScriptedProvider(Provider):
         yield from self.replies.popleft()
 
 
-class CountingEmbeddings(MiniLMEmbeddings):
-    """The real local model, counting how many texts it was asked to embed."""
+class HashingEmbeddings(Embeddings):
+    """A deterministic stand-in for the local model, for tests of bookkeeping rather than
+    meaning (what is embedded, stored, counted, kept): each word adds one to a slot chosen
+    by its digest, and the vector is normalised. The same text gives the same vector in
+    any process; texts sharing words are near, as with a real model."""
 
-    def __init__(self):
-        super().__init__()
+    model_id = "test-hashing-64"
+    dimension = 64
+
+    def __init__(self, model_id: str | None = None):
+        if model_id:  # posing as a configured model, for code that opens the index by settings
+            self.model_id = model_id
+
+    def embed_array(self, texts, progress=None):
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, 0] = 1e-3  # a text with no word is still a direction, not a zero vector
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, hashlib.md5(word.encode()).digest()[0] % self.dimension] += 1.0
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        if progress and texts:
+            progress(len(texts))
+        return out
+
+    def embed_documents(self, texts, progress=None):
+        return self.embed_array(texts, progress).tolist()
+
+    def embed_query(self, text):
+        return self.embed_array([text])[0].tolist()
+
+
+class CountingEmbeddings(HashingEmbeddings):
+    """The hashing stand-in, counting how many texts it was asked to embed."""
+
+    def __init__(self, model_id: str | None = None):
+        super().__init__(model_id)
         self.embedded = 0
 
     def embed_array(self, texts, progress=None):

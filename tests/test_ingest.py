@@ -3,7 +3,6 @@ import threading
 
 import pytest
 
-from assistant.embeddings import MiniLMEmbeddings
 from assistant.errors import AssistantError, EmbeddingMismatch, IndexError_, IndexNotFound
 from assistant.ingest import ingest
 from assistant.retrieval import Searcher
@@ -18,7 +17,7 @@ def counting():
 
 
 def open_store(settings):
-    return PassageStore.open(settings, MiniLMEmbeddings.model_id)
+    return PassageStore.open(settings, CountingEmbeddings.model_id)
 
 
 def corpus(tmp_path):
@@ -129,7 +128,7 @@ def test_other_embedding_model_is_refused(tmp_path, settings, counting):
     class OtherModel(CountingEmbeddings):
         model_id = "some-other-model"
 
-    with pytest.raises(EmbeddingMismatch, match="all-MiniLM-L6-v2"):
+    with pytest.raises(EmbeddingMismatch, match=CountingEmbeddings.model_id):
         ingest([tmp_path / "articles"], settings, embeddings=OtherModel())
     with pytest.raises(EmbeddingMismatch):
         PassageStore.open(settings, "some-other-model")

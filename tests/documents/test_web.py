@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from assistant.embeddings import MiniLMEmbeddings
 from assistant.fetch import Fetcher, FetchError
 from assistant.ingest import ingest
 from assistant.service import index_stats
@@ -60,7 +61,8 @@ def web():
 
 @pytest.fixture(scope="module")
 def counting():
-    return CountingEmbeddings()
+    # Labelled as the configured model: `index_stats` opens the index as the settings say.
+    return CountingEmbeddings(model_id=MiniLMEmbeddings.model_id)
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def fetcher():
 
 
 def stored(settings):
-    return PassageStore.open(settings, CountingEmbeddings.model_id).articles()
+    return PassageStore.open(settings, MiniLMEmbeddings.model_id).articles()
 
 
 def reasons(report) -> dict[str, str]:
