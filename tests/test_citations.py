@@ -554,3 +554,19 @@ def test_verify_shows_only_citations_it_backs(embed, raw):
 def test_verify_never_raises_without_passages(embed, raw):
     v = verify(raw, [], embed)
     assert v.citations == () and shown_numbers(v.text) == []
+
+
+def test_what_a_sentence_takes_from_the_headline_is_supported(check):
+    """The writer sees each passage's headline: a clause taken from it is the article's own
+    words, while a figure in neither the headline nor the passage is still refused."""
+    from dataclasses import replace
+
+    body = "The viaduct will not reopen to all traffic until late November, the council said on Monday."
+    [passage] = passages_from(body)
+    headlined = replace(passage, title="Viaduct to Stay Shut Until November as Council Blames 2019 Repairs")
+    raw = "The viaduct will not reopen until late November, as the council blames 2019 repairs [1]."
+    kept = check(raw, [headlined], body)
+    assert not kept.refused and shown_numbers(kept.text) == [1]
+    assert check(raw, [passage], body).refused  # without the headline, 2019 comes from nowhere
+    invented = raw.replace("2019", "2017")
+    assert check(invented, [headlined], body).refused
