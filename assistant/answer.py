@@ -22,6 +22,7 @@ from .followup import Rewriter, Turn, make_rewriter
 from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
 from .providers import Provider, TokenOdds
+from .recency import as_of_now
 from .retrieval import Searcher, SearchFilter
 
 __all__ = ["Answerer", "Rewritten", "Retrieved", "Piece", "Done", "AnswerEvent"]
@@ -287,9 +288,12 @@ class Answerer:
         passages = [h.passage for h in hits]
         if self._reads_whole_index(k):
             passages = _whole_index_order(passages[0], passages[1:])
-        shown = self._focus(question, passages)
+        asked = question  # as the writer reads it
+        if self.settings.latest_for_now:
+            passages, asked = as_of_now(question, passages)
+        shown = self._focus(asked, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
-        written = yield from self._write(question, passages, shown, timings, started)
+        written = yield from self._write(asked, passages, shown, timings, started)
         generated = written.generated
         timings.update(generate_s=generated - retrieved, verify_s=time.perf_counter() - generated)
         timings.setdefault("first_token_s", generated - started)

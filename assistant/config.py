@@ -108,6 +108,11 @@ class Settings(BaseModel):
         "contiguous lines and sentences, up to this many cl100k tokens (prefill dominates CPU latency); 0 "
         "gives whole passages. Answers are still verified against the whole passages.",
     )
+    latest_for_now: bool = Field(
+        True,
+        description="A question about how things stand now ('now', 'latest', 'so far') is answered from "
+        "the latest dated article of each story among its passages, earlier reports left out (recency.py).",
+    )
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Verifier: least support score for a passage to back a sentence."
     )
