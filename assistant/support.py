@@ -88,11 +88,12 @@ class SupportScorer:
         row = 0
         for i, units in enumerate(units_by_passage):
             passage = self.passages[i]
-            # The headline is the article's own words, shown to the writer above the passage:
-            # what a sentence takes from it ("... as the council blames 2019 repairs") is
-            # supported as much as what it takes from the passage's sentences.
+            # The writer sees the headline above the passage, and a figure it takes from there
+            # ("... as the council blames 2019 repairs") is the article's own. Only its figures
+            # count: its words would lend support to any sentence naming the story's subject
+            # (a wrong "the Westbrook strike lasted ten hours" passed on the headline's
+            # "Westbrook Bus and Tram Drivers Walk Out").
             headline = passage.title if passage.title and passage.title not in passage.text else ""
-            headline_terms = frozenset(tokenize(headline))
             headline_numbers = frozenset(numbers_in(headline))
             for a in range(len(units)):
                 for b in range(a, min(a + max_window, len(units))):
@@ -107,7 +108,7 @@ class SupportScorer:
                             last.end,
                             text,
                             mean,
-                            frozenset(tokenize(text)) | headline_terms,
+                            frozenset(tokenize(text)),
                             frozenset(numbers_in(CITATION_MARKER.sub(" ", text))) | headline_numbers,
                             b - a + 1,
                         )
