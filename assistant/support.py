@@ -26,7 +26,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 SIMILARITY_WEIGHT = 0.5  # a quote's support: this much embedding similarity to the sentence ...
 RECALL_WEIGHT = 0.5  # ... and this much of the sentence's content words found in it
 LENGTH_PENALTY = 0.03  # taken off per sentence of quote beyond one
-ECHO_WEIGHT = 0.5  # a word the sentence repeats from the question counts this much (its own count 1)
+ECHO_WEIGHT = 0.5  # a word the sentence repeats from the question, held by the quote, counts this much
 MARGIN = 0.2  # a cited passage this far behind the best-supporting one is replaced by it
 PAIR_PART_FLOOR = 0.3  # two passages backing a sentence together: each must score this alone
 PAIR_WORDS_EXTRA = 0.05  # a pair backed by words, not by the figures each states, needs this more
@@ -54,6 +54,18 @@ def support_units(passage: Passage, index: int) -> list[Unit]:
 
 def _content_terms(text: str) -> set[str]:
     return {t for t in tokenize(text) if not t.isdigit()}
+
+
+def _recall(terms: set[str], given: set[str], held: frozenset) -> float:
+    """The weighted share of a sentence's content ``terms`` that a quote ``held``. A word the
+    sentence repeats from the question (``given``) counts half where the quote holds it:
+    the sentence's own information is what needs support. Where the quote lacks it, it
+    counts in full: an answer that keeps the question's words over a passage that does
+    not say them is a near miss ("Fiona Marr earns $2.7 billion" to "How much does Fiona
+    Marr earn?", over a passage where $2.7 billion is the price of a takeover)."""
+    weight = {t: ECHO_WEIGHT if t in given and t in held else 1.0 for t in terms}
+    total = sum(weight.values())
+    return sum(v for t, v in weight.items() if t in held) / total if total else 0.0
 
 
 def numbers_in(text: str) -> set[str]:
@@ -139,11 +151,8 @@ class SupportScorer:
         for s, sentence in enumerate(sentences):
             terms = _content_terms(sentence)
             numbers = numbers_in(sentence) - numbers_in(question)
-            weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
-            total = sum(weight.values())
             for w, window in enumerate(self.windows):
-                recall = sum(v for t, v in weight.items() if t in window.terms) / total if total else 0.0
-                score = self.support(float(cos[s, w]), recall, window.size - 1)
+                score = self.support(float(cos[s, w]), _recall(terms, given, window.terms), window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
                 scores[s, w] = score
@@ -159,17 +168,13 @@ class SupportScorer:
         given = _content_terms(self._question)
         terms = _content_terms(sentence)
         numbers = self._own_numbers(s)
-        weight = {t: ECHO_WEIGHT if t in given else 1.0 for t in terms}
-        total = sum(weight.values())
-        if not total:
+        if not terms:
             return None
         # The most relevant windows of each passage; each must hold part of the claim alone.
         tops: dict[int, list[int]] = {}
         for w in np.argsort(-self._cos[s]):
             window = self.windows[w]
-            alone = self.support(
-                float(self._cos[s, w]), sum(v for t, v in weight.items() if t in window.terms) / total
-            )
+            alone = self.support(float(self._cos[s, w]), _recall(terms, given, window.terms))
             if alone < floor:
                 continue
             picks = tops.setdefault(window.passage_index, [])
@@ -184,8 +189,7 @@ class SupportScorer:
                         a, b = self.windows[wi], self.windows[wj]
                         if numbers - (a.numbers | b.numbers):
                             continue
-                        union = a.terms | b.terms
-                        recall = sum(v for t, v in weight.items() if t in union) / total
+                        recall = _recall(terms, given, a.terms | b.terms)
                         similarity = max(float(self._cos[s, wi]), float(self._cos[s, wj]))
                         score = self.support(similarity, recall, a.size + b.size - 2)
                         if best is None or score > best[0]:

@@ -19,7 +19,7 @@ from assistant.chunking import chunk_article
 from assistant.citations import REFUSAL_TEXT, is_refusal, parse_answer, verify
 from assistant.models import AnswerSentence, Article, Passage
 
-from .conftest import SAMPLE
+from .conftest import REPO, SAMPLE
 
 # -- helpers ----------------------------------------------------------------------------
 SHOWN_MARKER = re.compile(r"\[\s*(\d+)\s*\]")
@@ -570,3 +570,19 @@ def test_what_a_sentence_takes_from_the_headline_is_supported(check):
     assert check(raw, [passage], body).refused  # without the headline, 2019 comes from nowhere
     invented = raw.replace("2019", "2017")
     assert check(invented, [headlined], body).refused
+
+
+def test_an_answer_keeping_the_questions_words_over_a_passage_without_them_is_refused(check):
+    """A near miss: the answer repeats what the question asks ("earn") over a passage that
+    never says it. Echoed words count half only where the passage holds them."""
+    source = REPO / "evals" / "corpus" / "skyward-aerolink-merger-review.txt"
+    text = source.read_text(encoding="utf-8").rstrip()
+    article = Article("skyward", text.split("\n")[0], text, source.name, str(source), "0123456789abcdef")
+    passages = list(chunk_article(article))
+    n = passage_number(passages, "Fiona Marr")
+    question = "What salary does Aerolink chief executive Fiona Marr earn?"
+    near_miss = f"Fiona Marr earns $2.7 billion as the chief executive of Aerolink [{n}]."
+    assert check(near_miss, passages, text, question=question).refused
+    said = f"Aerolink chief executive Fiona Marr declined to comment on the union's conditions [{n}]."
+    kept = check(said, passages, text, question="What did Aerolink chief executive Fiona Marr say?")
+    assert not kept.refused and [c.passage for c in kept.citations] == [passages[n - 1]]
