@@ -20,17 +20,15 @@ from .models import Passage
 
 __all__ = ["as_of_now", "asks_about_now", "without_now", "same_story", "latest_only"]
 
-_ABOUT_NOW = re.compile(
-    r"\b(?:now|latest|currently|so far|still|yet|to date|at present|these days|"
-    r"most recent(?:ly)?|as (?:it|things) stands?)\b",
-    re.IGNORECASE,
-)
-# The words that ask about now, with what they hang on ("by the latest count"), for the
-# question as the model reads it once the passages hold only the latest reports.
+# The words that ask how things stand now; one list for telling such a question and for
+# taking its "now" out.
+_NOW_WORDS = r"now|currently|so far|still|yet|to date|at present|these days|as (?:it|things) stands?"
+_ABOUT_NOW = re.compile(rf"\b(?:latest|most recent(?:ly)?|{_NOW_WORDS})\b", re.IGNORECASE)
+# ... with what they hang on ("by the latest count"), for the question as the model reads
+# it once the passages hold only the latest reports.
 _NOW_PHRASE = re.compile(
     r",?\s*\b(?:(?:by|according to|as of|in|on) (?:the )?(?:latest|most recent) "
-    r"(?:count|figures?|reports?|estimates?|update|tally|numbers?)|"
-    r"now|currently|so far|still|yet|to date|at present|these days|as (?:it|things) stands?)\b",
+    rf"(?:count|figures?|reports?|estimates?|update|tally|numbers?)|{_NOW_WORDS})\b",
     re.IGNORECASE,
 )
 _LATEST_WORD = re.compile(r"\b(?:latest|most recent)\s+", re.IGNORECASE)

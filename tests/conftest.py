@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -13,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from langchain_core.embeddings import Embeddings
 
 from assistant.config import load_settings
 from assistant.embeddings import MiniLMEmbeddings
 from assistant.ingest import ingest
+from assistant.lexical import tokenize
 from assistant.prompts import load_prompts
 from assistant.providers import ChatProvider, Provider
 from assistant.retrieval import Searcher
@@ -189,16 +188,18 @@ class ScriptedProvider(Provider):
         yield from self.replies.popleft()
 
 
-class HashingEmbeddings(Embeddings):
+class HashingEmbeddings(MiniLMEmbeddings):
     """A deterministic stand-in for the local model, for tests of bookkeeping rather than
-    meaning (what is embedded, stored, counted, kept): each word adds one to a slot chosen
-    by its digest, and the vector is normalised. The same text gives the same vector in
-    any process; texts sharing words are near, as with a real model."""
+    meaning (what is embedded, stored, counted, kept): each word (as BM25 reads it) adds
+    one to a slot chosen by its digest, and the vector is normalised. The same text gives
+    the same vector in any process; texts sharing words are near, as with a real model.
+    Only ``embed_array`` is replaced: the rest of the embedder's interface is MiniLM's own."""
 
     model_id = "test-hashing-64"
     dimension = 64
 
     def __init__(self, model_id: str | None = None):
+        super().__init__()
         if model_id:  # posing as a configured model, for code that opens the index by settings
             self.model_id = model_id
 
@@ -206,18 +207,12 @@ class HashingEmbeddings(Embeddings):
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             out[row, 0] = 1e-3  # a text with no word is still a direction, not a zero vector
-            for word in re.findall(r"\w+", text.lower()):
+            for word in tokenize(text):
                 out[row, hashlib.md5(word.encode()).digest()[0] % self.dimension] += 1.0
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         if progress and texts:
             progress(len(texts))
         return out
-
-    def embed_documents(self, texts, progress=None):
-        return self.embed_array(texts, progress).tolist()
-
-    def embed_query(self, text):
-        return self.embed_array([text])[0].tolist()
 
 
 class CountingEmbeddings(HashingEmbeddings):

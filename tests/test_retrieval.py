@@ -7,7 +7,7 @@ from assistant.ingest import ingest
 from assistant.retrieval import HybridRetriever, Searcher, make_filter
 from assistant.store import PassageStore
 
-from .conftest import SAMPLE, write
+from .conftest import SAMPLE, HashingEmbeddings, write
 
 ARTICLES = {
     "turbines.txt": (
@@ -109,8 +109,6 @@ def test_what_answering_reads_of_the_index_comes_through_the_searcher(searcher):
 
 
 def test_an_index_is_empty_until_something_is_ingested(settings):
-    from .conftest import HashingEmbeddings
-
     embeddings = HashingEmbeddings()
     before = Searcher(PassageStore.open(settings, embeddings.model_id, create=True), embeddings, settings)
     assert before.is_empty()
