@@ -66,9 +66,12 @@ class _Written:
     generated: float
 
 
-def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[SearchHit, ...]:
-    """The best ``k`` hits, at most ``per_article`` from one article while others qualify, so
-    a question spanning two articles gets both into the model's few passages."""
+def _diverse(hits: list[SearchHit], k: int, per_article: int = 0) -> tuple[SearchHit, ...]:
+    """The best ``k`` hits; with ``per_article``, at most that many from one article while
+    others qualify (so a question spanning two articles gets both into the model's few
+    passages, at the cost of the third passage of the article that answers)."""
+    if not per_article:
+        return tuple(hits[:k])
     chosen: list[SearchHit] = []
     counts: dict[str, int] = {}
     for hit in hits:
@@ -81,6 +84,14 @@ def _diverse(hits: list[SearchHit], k: int, per_article: int = 2) -> tuple[Searc
         if hit not in chosen:
             chosen.append(hit)
     return tuple(sorted(chosen[:k], key=hits.index))
+
+
+def _given(hits: list[SearchHit], k: int, per_article: int, dense_seats: int) -> tuple[SearchHit, ...]:
+    """The ``k`` hits the model is given: the best by fused rank (:func:`_diverse`), except
+    that the dense search's first ``dense_seats`` always have a seat, taking the last ones."""
+    chosen = list(_diverse(hits, k, per_article))
+    seated = [h for h in hits if h.dense_rank and h.dense_rank <= dense_seats and h not in chosen][:k]
+    return tuple(chosen[: k - len(seated)] + seated)
 
 
 def _reading_order(passage: Passage) -> tuple[str, int]:
@@ -277,7 +288,13 @@ class Answerer:
     def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         k = k or self.settings.answer_k
-        hits = _diverse(self.searcher.search(question, 2 * k, where), k)
+        s = self.settings
+        hits = _given(
+            self.searcher.search(question, s.search_candidates, where),
+            k,
+            s.answer_per_article,
+            s.answer_dense_seats,
+        )
         retrieved = time.perf_counter()
         yield Retrieved(hits)
         timings = {"retrieve_s": retrieved - started}

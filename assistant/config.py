@@ -101,6 +101,22 @@ class Settings(BaseModel):
     answer_k: int = Field(
         3, ge=1, le=20, description="Passages given to the model (fewer is faster on a CPU)."
     )
+    answer_per_article: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="At most this many of the passages given to the model from one article while other "
+        "articles have candidates; 0: no cap, the best-ranked passages whatever their article (a cap of 2 "
+        "pushed the passage holding the answer out of the three given for 1 in 20 answerable questions).",
+    )
+    answer_dense_seats: int = Field(
+        1,
+        ge=0,
+        le=20,
+        description="The passages the meaning (dense) search ranks first, this many, are always among those "
+        "given to the model: a question in other words than its answer shares none with it, so BM25 misses "
+        "the passage and rank fusion buries it (dense rank 1, fused rank 9-11); 0: fused rank only.",
+    )
     passage_focus_tokens: int = Field(
         0,
         ge=0,

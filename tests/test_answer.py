@@ -486,3 +486,38 @@ def test_a_torn_refusal_is_reconsidered_from_the_likeliest_other_opening(searche
     unbacked = OddsChat(REFUSING, "'s shares closed at 87.50 dollars [1].")
     answer = Answerer(searcher, unbacked, torn).ask("What was the share price?")
     assert answer.refused and answer.decision == "refused" and len(unbacked.sent) == 2
+
+
+def _hit(article: str, position: int, dense_rank: int | None, lexical_rank: int | None):
+    from assistant.models import Passage, SearchHit
+
+    text = f"{article} passage {position}"
+    passage = Passage(f"{article}:{position}", article, position, text, 0, len(text), article, "", "", "")
+    return SearchHit(passage, 0.0, dense_rank, lexical_rank)
+
+
+def test_the_dense_searchs_best_passage_always_has_a_seat():
+    from assistant.answer import _given
+
+    # Fused order: BM25 and the dense search agree on a, b, c; the passage only the dense
+    # search found (its first, no word in common with the question) ranks fifth.
+    hits = [
+        _hit("a", 0, 2, 1),
+        _hit("a", 1, 3, 2),
+        _hit("b", 0, 4, 3),
+        _hit("c", 0, None, 4),
+        _hit("d", 0, 1, None),
+    ]
+    given = _given(hits, 3, per_article=0, dense_seats=1)
+    assert [h.passage.chunk_id for h in given] == ["a:0", "a:1", "d:0"]  # it takes the last seat
+    assert _given(hits, 3, per_article=0, dense_seats=0) == tuple(hits[:3])
+    # Already among the best three: nothing moves.
+    assert _given(hits[4:] + hits[:4], 3, 0, 1) == tuple((hits[4:] + hits[:4])[:3])
+
+
+def test_a_cap_per_article_makes_room_for_another_article():
+    from assistant.answer import _given
+
+    hits = [_hit("a", 0, 1, 1), _hit("a", 1, 2, 2), _hit("a", 2, 3, 3), _hit("b", 0, 4, 4)]
+    assert [h.passage.chunk_id for h in _given(hits, 3, 0, 0)] == ["a:0", "a:1", "a:2"]
+    assert [h.passage.chunk_id for h in _given(hits, 3, 2, 0)] == ["a:0", "a:1", "b:0"]
