@@ -15,6 +15,7 @@ from typing import Generator, Iterator, Sequence, Union
 
 import numpy as np
 
+from .accounts import with_other_accounts
 from .citations import REFUSAL_TEXT, Verified, verify
 from .config import Settings
 from .errors import QuestionError
@@ -311,6 +312,10 @@ class Answerer:
         shown = self._focus(asked, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
         written = yield from self._write(asked, passages, shown, timings, started)
+        accounts = with_other_accounts(
+            written.verified, passages, self._embed, self.settings.other_account_similarity
+        )
+        written = replace(written, verified=accounts)
         generated = written.generated
         timings.update(generate_s=generated - retrieved, verify_s=time.perf_counter() - generated)
         timings.setdefault("first_token_s", generated - started)

@@ -117,6 +117,15 @@ class Settings(BaseModel):
         "given to the model: a question in other words than its answer shares none with it, so BM25 misses "
         "the passage and rank fusion buries it (dense rank 1, fused rank 9-11); 0: fused rank only.",
     )
+    other_account_similarity: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="When a passage of an article the answer does not cite says nearly the same as an answer "
+        "sentence (at least this MiniLM similarity) with other figures, the answer quotes it too, with who "
+        "published it and when (a claim and its denial, an estimate and a later count; accounts.py); "
+        "1 turns it off.",
+    )
     passage_focus_tokens: int = Field(
         0,
         ge=0,
