@@ -63,7 +63,7 @@ class _Written:
     raw: str
     verified: Verified
     odds: float | None
-    decision: str  # "answered" or "reconsidered"
+    decision: str  # "answered", "reconsidered" or "extractive-fallback"
     generated: float
 
 
@@ -312,6 +312,7 @@ class Answerer:
         shown = self._focus(asked, passages)
         timings["focus_s"] = time.perf_counter() - retrieved
         written = yield from self._write(asked, passages, shown, timings, started)
+        written = self._extractive_fallback(asked, passages, written)
         accounts = with_other_accounts(
             written.verified, passages, self._embed, self.settings.other_account_similarity
         )
@@ -361,6 +362,22 @@ class Answerer:
         if second.refused:
             return replace(refused, generated=generated)
         return _Written("".join(again), second, refused.odds, "reconsidered", generated)
+
+    def _extractive_fallback(self, question: str, passages: list[Passage], written: "_Written") -> "_Written":
+        """A model's refusal (or an answer the verifier refused) where a passage sentence
+        matches the question closely (the extractive provider's score, at least
+        ``extractive_fallback_above``) gives way to that sentence, verified as any answer:
+        the model refused a claim and its denial side by side that either answers alone."""
+        bar = self.settings.extractive_fallback_above
+        if not written.verified.refused or bar >= 1.0:
+            return written
+        from .providers.extractive import ExtractiveProvider
+
+        raw = ExtractiveProvider(self.searcher, bar).compose(question, passages)
+        verified = self._verify(raw, passages, question)
+        if verified.refused:
+            return written
+        return _Written(raw, verified, written.odds, "extractive-fallback", written.generated)
 
     def _verify(self, raw: str, passages: list[Passage], question: str) -> Verified:
         return verify(raw, passages, self._embed, self.settings.support_threshold, question=question)

@@ -117,6 +117,13 @@ class Settings(BaseModel):
         "given to the model: a question in other words than its answer shares none with it, so BM25 misses "
         "the passage and rank fusion buries it (dense rank 1, fused rank 9-11); 0: fused rank only.",
     )
+    extractive_fallback_above: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="When a model refuses but a passage sentence matches the question at least this well "
+        "(the extractive provider's score), that sentence is the answer, verified as any; 1 is off.",
+    )
     other_account_similarity: float = Field(
         0.65,
         ge=0.0,

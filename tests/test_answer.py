@@ -521,3 +521,23 @@ def test_a_cap_per_article_makes_room_for_another_article():
     hits = [_hit("a", 0, 1, 1), _hit("a", 1, 2, 2), _hit("a", 2, 3, 3), _hit("b", 0, 4, 4)]
     assert [h.passage.chunk_id for h in _given(hits, 3, 0, 0)] == ["a:0", "a:1", "a:2"]
     assert [h.passage.chunk_id for h in _given(hits, 3, 2, 0)] == ["a:0", "a:1", "b:0"]
+
+
+def test_a_refusal_gives_way_to_a_passage_sentence_that_matches_the_question_closely(searcher, settings):
+    asked = "How many Chinese companies did US lawmakers urge the SEC to delist?"  # scores 0.65
+    at = settings.model_copy(update={"extractive_fallback_above": 0.6})
+    answer = Answerer(searcher, ScriptedProvider(["The articles do not say."]), at).ask(asked)
+    assert not answer.refused and "25 Chinese companies" in answer.text
+    assert answer.decision == "extractive-fallback" and answer.citations
+    # Nothing close enough: the refusal stands; and a bar above the score keeps it too.
+    stock = Answerer(searcher, ScriptedProvider(["The articles do not say."]), at).ask(
+        "What is Alibaba's stock price?"
+    )
+    assert stock.refused
+    above = settings.model_copy(update={"extractive_fallback_above": 0.7})
+    assert Answerer(searcher, ScriptedProvider(["The articles do not say."]), above).ask(asked).refused
+    # An answer the model wrote is never replaced.
+    written = Answerer(
+        searcher, ScriptedProvider(["Alibaba rejected the White House's claims [1]."]), at
+    ).ask(asked)
+    assert written.decision == "answered"
