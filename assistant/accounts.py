@@ -52,18 +52,18 @@ def with_other_accounts(
         return verified
     cited = {c.passage.article_id for c in verified.citations}
     stated = [s for s in verified.sentences if s.factual and _figures(s.text)]
-    others = [u for i, p in enumerate(passages) if p.article_id not in cited for u in support_units(p, i)]
-    others = [u for u in others if _figures(u.text)]
+    units = [u for i, p in enumerate(passages) if p.article_id not in cited for u in support_units(p, i)]
+    others = [(u, _figures(u.text)) for u in units if _figures(u.text)]
     if not stated or not others:
         return verified
-    closeness = embed([s.text for s in stated]) @ embed([u.text for u in others]).T
+    closeness = embed([s.text for s in stated]) @ embed([u.text for u, _ in others]).T
     best: dict[str, tuple[float, Unit]] = {}
     for a, sentence in enumerate(stated):
-        for b, unit in enumerate(others):
+        own = _figures(sentence.text)
+        for b, (unit, figures) in enumerate(others):
             score = float(closeness[a, b])
             article = passages[unit.passage_index].article_id
-            differs = bool(_figures(unit.text) - _figures(sentence.text))
-            if differs and score >= similarity and score > best.get(article, (-1.0, unit))[0]:
+            if figures - own and score >= similarity and score > best.get(article, (-1.0, unit))[0]:
                 best[article] = (score, unit)
     picked = sorted(best.values(), key=lambda item: -item[0])[:_MOST_ACCOUNTS]
     return _appended(verified, passages, picked) if picked else verified

@@ -286,16 +286,19 @@ class Answerer:
                 event = Done(replace(event.answer, question=question, standalone_question=standalone))
             yield event
 
+    def passages_for(
+        self, question: str, k: int, where: SearchFilter = SearchFilter()
+    ) -> tuple[SearchHit, ...]:
+        """The ``k`` passages the writer is given for ``question`` (:func:`_given` over the
+        fused candidates); the hostile eval samples its questions by them too."""
+        s = self.settings
+        candidates = self.searcher.search(question, s.search_candidates, where)
+        return _given(candidates, k, s.answer_per_article, s.answer_dense_seats)
+
     def _answer(self, question: str, k: int | None, where: SearchFilter) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         k = k or self.settings.answer_k
-        s = self.settings
-        hits = _given(
-            self.searcher.search(question, s.search_candidates, where),
-            k,
-            s.answer_per_article,
-            s.answer_dense_seats,
-        )
+        hits = self.passages_for(question, k, where)
         retrieved = time.perf_counter()
         yield Retrieved(hits)
         timings = {"retrieve_s": retrieved - started}

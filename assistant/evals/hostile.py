@@ -132,20 +132,13 @@ def _hostile_sample(
     evenly, then others spread evenly."""
     if not n or n >= len(questions):
         return questions, "all golden questions"
-    from ..answer import _given
     from ..followup import rewrite_by_rules
 
     k = answerer.settings.answer_k
     exposed = []
     for q in questions:
         query = rewrite_by_rules(q.question, q.history) if q.history else q.question
-        s = answerer.settings
-        hits = _given(
-            answerer.searcher.search(query, s.search_candidates),
-            k,
-            s.answer_per_article,
-            s.answer_dense_seats,
-        )
+        hits = answerer.passages_for(query, k)
         exposed.append(any(h.passage.path in hostile_paths for h in hits))
     first = _pick([q for q, e in zip(questions, exposed) if e], n)
     rest = _pick([q for q, e in zip(questions, exposed) if not e], n - len(first))
