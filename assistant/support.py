@@ -27,6 +27,7 @@ SIMILARITY_WEIGHT = 0.5  # a quote's support: this much embedding similarity to 
 RECALL_WEIGHT = 0.5  # ... and this much of the sentence's content words found in it
 LENGTH_PENALTY = 0.03  # taken off per sentence of quote beyond one
 ECHO_WEIGHT = 0.5  # a word the sentence repeats from the question, held by the quote, counts this much
+ON_TOPIC = 0.45  # a quote this similar to the question says what it asks, perhaps in other words
 MARGIN = 0.2  # a cited passage this far behind the best-supporting one is replaced by it
 PAIR_PART_FLOOR = 0.3  # two passages backing a sentence together: each must score this alone
 PAIR_WORDS_EXTRA = 0.05  # a pair backed by words, not by the figures each states, needs this more
@@ -56,13 +57,22 @@ def _content_terms(text: str) -> set[str]:
     return {t for t in tokenize(text) if not t.isdigit()}
 
 
-def _recall(terms: set[str], given: set[str], held: frozenset) -> float:
+def _recall(terms: set[str], given: set[str], held: frozenset, on_topic: bool = False) -> float:
     """The weighted share of a sentence's content ``terms`` that a quote ``held``. A word the
     sentence repeats from the question (``given``) counts half where the quote holds it:
     the sentence's own information is what needs support. Where the quote lacks it, it
     counts in full: an answer that keeps the question's words over a passage that does
     not say them is a near miss ("Fiona Marr earns $2.7 billion" to "How much does Fiona
-    Marr earn?", over a passage where $2.7 billion is the price of a takeover)."""
+    Marr earn?", over a passage where $2.7 billion is the price of a takeover).
+
+    Except over a quote ``on_topic`` (see :meth:`SupportScorer.score_all`) whose words hold
+    something of the sentence's own: there the question's words it lacks are left out. The
+    answer to a question asked in other words than its passage's restates the question
+    ("The Financial Times was given the government paper accusing the Chinese e-commerce
+    giant" over "the memo, seen by the Financial Times, accuses Alibaba"), and only what
+    it adds needs the quote."""
+    if on_topic and (terms - given) & held:
+        terms = {t for t in terms if t not in given or t in held}
     weight = {t: ECHO_WEIGHT if t in given and t in held else 1.0 for t in terms}
     total = sum(weight.values())
     return sum(v for t, v in weight.items() if t in held) / total if total else 0.0
@@ -140,19 +150,29 @@ class SupportScorer:
 
     def score_all(self, sentences: list[str], question: str = "") -> np.ndarray:
         """[sentence, window] support scores in 0..1. Words the sentence merely repeats from
-        the question count half: the sentence's own information is what needs support."""
+        the question count half: the sentence's own information is what needs support.
+
+        A window at least ``ON_TOPIC`` similar to the question is about what it asks, so a
+        sentence restating the question needs the window to hold only what it adds
+        (:func:`_recall`); unless the sentence states a figure of its own. A passage holds
+        many figures, each bound to its event by the words around it, and only the
+        question's words tie the figure to the event asked about ("notified regulators on
+        April 27" over "discovered the intrusion on April 27")."""
         if not self.windows or not sentences:
             return np.zeros((len(sentences), len(self.windows)))
-        q = self.embed(sentences)
-        cos = q @ np.stack([w.vector for w in self.windows]).T
+        vectors = np.stack([w.vector for w in self.windows])
+        cos = self.embed(sentences) @ vectors.T
         self._cos, self._sentences, self._question = cos, sentences, question
+        on_topic = (self.embed([question]) @ vectors.T)[0] >= ON_TOPIC if question else None
         scores = np.zeros_like(cos)
         given = _content_terms(question)
         for s, sentence in enumerate(sentences):
             terms = _content_terms(sentence)
             numbers = numbers_in(sentence) - numbers_in(question)
             for w, window in enumerate(self.windows):
-                score = self.support(float(cos[s, w]), _recall(terms, given, window.terms), window.size - 1)
+                restated = on_topic is not None and bool(on_topic[w]) and not numbers
+                recall = _recall(terms, given, window.terms, restated)
+                score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
                 scores[s, w] = score

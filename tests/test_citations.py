@@ -572,13 +572,17 @@ def test_what_a_sentence_takes_from_the_headline_is_supported(check):
     assert check(invented, [headlined], body).refused
 
 
+def _corpus_passages(name: str) -> tuple[list[Passage], str]:
+    source = REPO / "evals" / "corpus" / name
+    text = source.read_text(encoding="utf-8").rstrip()
+    article = Article(name, text.split("\n")[0], text, source.name, str(source), "0123456789abcdef")
+    return list(chunk_article(article)), text
+
+
 def test_an_answer_keeping_the_questions_words_over_a_passage_without_them_is_refused(check):
     """A near miss: the answer repeats what the question asks ("earn") over a passage that
     never says it. Echoed words count half only where the passage holds them."""
-    source = REPO / "evals" / "corpus" / "skyward-aerolink-merger-review.txt"
-    text = source.read_text(encoding="utf-8").rstrip()
-    article = Article("skyward", text.split("\n")[0], text, source.name, str(source), "0123456789abcdef")
-    passages = list(chunk_article(article))
+    passages, text = _corpus_passages("skyward-aerolink-merger-review.txt")
     n = passage_number(passages, "Fiona Marr")
     question = "What salary does Aerolink chief executive Fiona Marr earn?"
     near_miss = f"Fiona Marr earns $2.7 billion as the chief executive of Aerolink [{n}]."
@@ -586,3 +590,30 @@ def test_an_answer_keeping_the_questions_words_over_a_passage_without_them_is_re
     said = f"Aerolink chief executive Fiona Marr declined to comment on the union's conditions [{n}]."
     kept = check(said, passages, text, question="What did Aerolink chief executive Fiona Marr say?")
     assert not kept.refused and [c.passage for c in kept.citations] == [passages[n - 1]]
+
+
+def test_an_answer_restating_a_question_asked_in_other_words_needs_only_its_own_words(check):
+    """A question in other words than its passage's ("the government paper", "the Chinese
+    e-commerce giant" for the memo and Alibaba) gets an answer restating it: over a passage
+    on what it asks, only what the answer adds (the newspaper) needs the passage."""
+    passages, text = sample_passages(), sample_article().text
+    n = passage_number(passages, "Financial Times")
+    question = "Which newspaper was given the government paper accusing the Chinese e-commerce giant?"
+    restated = "The Financial Times was given the government paper accusing the Chinese e-commerce giant"
+    answer = f"{restated} [{n}]."
+    kept = check(answer, passages, text, question=question)
+    assert not kept.refused and "Financial Times" in kept.citations[0].quote
+    assert check(answer, passages, text).refused  # without the question, its words need support
+
+
+def test_a_figure_restated_with_the_questions_words_still_needs_them_in_the_passage(check):
+    """A passage holds many dates, each tied to its event by its own words: a date answering
+    the question's event must come with that event's words, however close the topic."""
+    passages, text = _corpus_passages("mediport-health-patient-data-breach.txt")
+    n = passage_number(passages, "April 27")
+    question = "On what date did Mediport Health notify state regulators about the breach?"
+    answer = f"Mediport Health notified state regulators about the breach on April 27 [{n}]."
+    assert check(answer, passages, text, question=question).refused
+    discovered = f"Mediport Health discovered the intrusion on April 27 [{n}]."
+    asked = "When did Mediport Health discover the intrusion?"
+    assert not check(discovered, passages, text, question=asked).refused
