@@ -24,6 +24,7 @@ from .invisible import strip_invisible
 from .models import Answer, AnswerSentence, Passage, SearchHit
 from .providers import Provider, TokenOdds
 from .recency import as_of_now
+from .relevance import gives_kind
 from .retrieval import Searcher, SearchFilter
 
 __all__ = ["Answerer", "Rewritten", "Retrieved", "Piece", "Done", "AnswerEvent"]
@@ -389,10 +390,15 @@ class Answerer:
         self, question: str, hits: tuple[SearchHit, ...], written: "_Written", timings: dict, started: float
     ) -> Answer:
         """The answer shown: the verified one, or a refusal when the verifier or the writer's
-        own odds say so."""
+        own odds say so, or when it lacks the kind of thing the question asks for."""
         verified, odds, raw = written.verified, written.odds, written.raw
         if verified.refused:
             return self._refusal(question, hits, timings, started, raw, verified.repairs, odds)
+        factual = [s.text for s in verified.sentences if s.factual]
+        if self.settings.answer_gives_asked_kind and not gives_kind(question, factual):
+            # "How much ...?" answered with no quantity: backed, but an answer to another question.
+            off = "off-question"
+            return self._refusal(question, hits, timings, started, raw, verified.repairs, odds, off)
         if odds is not None and odds > self.settings.refuse_above:
             # The model all but refused: its answer is more likely a near miss than the answer.
             return self._refusal(question, hits, timings, started, raw, verified.repairs, odds, "doubted")

@@ -124,6 +124,12 @@ class Settings(BaseModel):
         description="When a model refuses but a passage sentence matches the question at least this well "
         "(the extractive provider's score), that sentence is the answer, verified as any; 1 is off.",
     )
+    answer_gives_asked_kind: bool = Field(
+        True,
+        description="Refuse an answer that lacks the kind of thing its question asks for: a quantity for "
+        "'how many/much ...', a time for 'when ...' (relevance.py). The verifier checks support, not "
+        "that a backed sentence answers this question.",
+    )
     other_account_similarity: float = Field(
         0.65,
         ge=0.0,

@@ -220,7 +220,9 @@ class Answer:
     standalone_question: str = ""  # the question as retrieved with (a follow-up rewritten to stand alone)
     refusal_odds: float | None = None  # the writer's own probability of refusing, read from its first tokens
     # answered; refused (by the writer or the verifier); doubted (refusal_odds too high); reconsidered
-    # (refused with low refusal_odds, then answered from the model's likeliest other opening)
+    # (refused with low refusal_odds, then answered from the model's likeliest other opening);
+    # extractive-fallback (refused, then a closely matching passage sentence); off-question (lacked
+    # the quantity or time the question asks for, relevance.py)
     decision: str = "answered"
 
     def as_json(self) -> dict:

@@ -536,8 +536,23 @@ def test_a_refusal_gives_way_to_a_passage_sentence_that_matches_the_question_clo
     assert stock.refused
     above = settings.model_copy(update={"extractive_fallback_above": 0.7})
     assert Answerer(searcher, ScriptedProvider(["The articles do not say."]), above).ask(asked).refused
-    # An answer the model wrote is never replaced.
+    # An answer the model wrote is never replaced (this one states no quantity: with the kind
+    # check on, it is refused instead, as test_an_answer_without_the_quantity_... shows).
+    kindless = at.model_copy(update={"answer_gives_asked_kind": False})
     written = Answerer(
-        searcher, ScriptedProvider(["Alibaba rejected the White House's claims [1]."]), at
+        searcher, ScriptedProvider(["Alibaba rejected the White House's claims [1]."]), kindless
     ).ask(asked)
     assert written.decision == "answered"
+
+
+def test_an_answer_without_the_quantity_asked_for_is_refused(searcher, settings):
+    """Backed by a passage, but no answer to "how many": a near miss shows it in its kind."""
+    asked = "How many Chinese companies did US lawmakers urge the SEC to delist?"
+    vague = "US lawmakers urged the SEC to delist Chinese companies, including Alibaba [1]."
+    answer = Answerer(searcher, ScriptedProvider([vague]), settings).ask(asked)
+    assert answer.refused and answer.decision == "off-question" and answer.citations == ()
+    off = settings.model_copy(update={"answer_gives_asked_kind": False})
+    kept = Answerer(searcher, ScriptedProvider([vague]), off).ask(asked)
+    assert not kept.refused and kept.citations  # the verifier alone lets it through
+    figure = "US lawmakers urged the SEC to delist 25 Chinese companies, including Alibaba [1]."
+    assert not Answerer(searcher, ScriptedProvider([figure]), settings).ask(asked).refused

@@ -17,26 +17,13 @@ import numpy as np
 from ..citations import REFUSAL_TEXT
 from ..lexical import tokenize
 from ..models import Passage
+from ..relevance import HAS_DATE, WANTS_DATE, WANTS_NUMBER
 from ..support import Unit, support_units
 from ..text import BULLET
 from . import CorpusView, Provider
 
 if TYPE_CHECKING:
     from ..config import Settings
-
-# Questions that can only be answered by a number, or by a date: a sentence without one
-# cannot be the answer, however close its topic.
-_WANTS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much|large|big|long|far|old|high|low)|by how much|"
-    r"what (?:percentage|percent|share|proportion|"
-    r"price|amount|number|sum|fee|fine|cost|salary|wage|rate|figure|total))\b",
-    re.IGNORECASE,
-)
-_WANTS_DATE = re.compile(r"\b(?:when|(?:what|which|on what) (?:date|day|year|month))\b", re.IGNORECASE)
-_HAS_DATE = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|Monday|Tuesday|"
-    r"Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (?:week|month|year)|(?:19|20)\d\d)\b"
-)
 
 
 class ExtractiveProvider(Provider):
@@ -75,10 +62,12 @@ class ExtractiveProvider(Provider):
     def score(self, question: str, passages: list[Passage]) -> list["Scored"]:
         """The passages' statements that could answer ``question``, best first."""
         units = [u for i, p in enumerate(passages) for u in _statements(support_units(p, i))]
-        if _WANTS_NUMBER.search(question):
+        # A sentence without a number (or a date) cannot answer a question only one answers,
+        # however close its topic.
+        if WANTS_NUMBER.search(question):
             units = [u for u in units if re.search(r"\d", u.text)]
-        elif _WANTS_DATE.search(question):
-            units = [u for u in units if _HAS_DATE.search(u.text)]
+        elif WANTS_DATE.search(question):
+            units = [u for u in units if HAS_DATE.search(u.text)]
         if not units:
             return []
         vectors = self._embed([question] + [BULLET.sub("", u.text) for u in units])

@@ -1,0 +1,71 @@
+"""Whether an answer gives the kind of thing its question asks for: a quantity, or a time.
+
+The verifier checks that each sentence is backed by a passage; it cannot tell that a
+backed sentence answers another question. A near miss often shows it in its kind: "How much
+water did the plant buy?" answered with "The plant bought water during the first year of the
+drought [1]", backed and about the subject, but with no quantity in it. Word lists, not a
+model: the kinds are few and their words a closed class, and the local model's own yes/no
+judgement of relevance did not separate (evals/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Literal
+
+from .text import CITATION_MARKER
+
+__all__ = ["Kind", "asked_kind", "gives_kind", "WANTS_NUMBER", "WANTS_DATE", "HAS_DATE"]
+
+Kind = Literal["quantity", "time"]
+
+# Questions only a number answers.
+WANTS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|large|big|long|far|old|high|low)|by how much|"
+    r"what (?:percentage|percent|share|proportion|"
+    r"price|amount|number|sum|fee|fine|cost|salary|wage|rate|figure|total))\b",
+    re.IGNORECASE,
+)
+# Questions only a time answers.
+WANTS_DATE = re.compile(r"\b(?:when|(?:what|which|on what) (?:date|day|year|month))\b", re.IGNORECASE)
+
+_MONTHS_AND_DAYS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+)
+# A calendar date: what the extractive provider requires of a sentence it quotes for "when".
+HAS_DATE = re.compile(rf"\b(?:{_MONTHS_AND_DAYS}|yesterday|today|last (?:week|month|year)|(?:19|20)\d\d)\b")
+
+# Any statement of a quantity: a figure, or a number said in words ("two years", "no arrests").
+_STATES_QUANTITY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|quarter|double|twice|triple|"
+    r"no|none|all|every)\b",
+    re.IGNORECASE,
+)
+# Any statement of a time, calendar or relative ("within weeks", "after the vote", "now").
+_STATES_TIME = re.compile(
+    rf"\d|\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
+    r"days?|weeks?|months?|years?|decades?|hours?|minutes?|spring|summer|autumn|fall|winter|"
+    r"morning|afternoon|evening|night|now|soon|later|earlier|ago|since|until|before|after)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_kind(question: str) -> Kind | None:
+    """The kind of thing ``question`` can only be answered with, if it is one of the kinds."""
+    if WANTS_NUMBER.search(question):
+        return "quantity"
+    if WANTS_DATE.search(question):
+        return "time"
+    return None
+
+
+def gives_kind(question: str, sentences: Iterable[str]) -> bool:
+    """Whether the answer's ``sentences`` (its factual ones; citation markers are not
+    figures) state what ``question`` asks for; True when it asks for no particular kind."""
+    kind = asked_kind(question)
+    if kind is None:
+        return True
+    states = _STATES_QUANTITY if kind == "quantity" else _STATES_TIME
+    return any(states.search(CITATION_MARKER.sub(" ", sentence)) for sentence in sentences)

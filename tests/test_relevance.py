@@ -1,0 +1,43 @@
+"""What kind of thing a question asks for, and whether an answer's sentences state it."""
+
+import pytest
+
+from assistant.relevance import asked_kind, gives_kind
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many jobs will Kestrel cut?", "quantity"),
+        ("What fine did regulators impose on Mediport?", "quantity"),
+        ("By how much did revenue grow?", "quantity"),
+        ("When will the viaduct reopen?", "time"),
+        ("On what date did Mediport notify regulators?", "time"),
+        ("Who chairs the committee?", None),
+        ("Why did the talks fail?", None),
+    ],
+)
+def test_the_kind_a_question_asks_for(question, kind):
+    assert asked_kind(question) == kind
+
+
+def test_a_quantity_is_stated_in_figures_or_in_words():
+    asked = "How much did the plant buy?"
+    assert gives_kind(asked, ["The plant bought 1.2 billion litres [1]."])
+    assert gives_kind(asked, ["It bought two tankers a week [1]."])
+    assert gives_kind("How many were arrested?", ["No arrests were made [1]."])
+    assert not gives_kind(asked, ["The plant bought water during the drought [1]."])
+
+
+def test_a_time_is_calendar_or_relative():
+    asked = "When will the viaduct reopen?"
+    assert gives_kind(asked, ["It will reopen in late November [1]."])
+    assert gives_kind(asked, ["It will reopen after the pier is rebuilt [1]."])
+    assert not gives_kind(asked, ["The council will reopen the viaduct to buses first [1]."])
+
+
+def test_any_sentence_may_state_it_and_other_questions_ask_for_no_kind():
+    asked = "How many jobs will go?"
+    assert gives_kind(asked, ["Kestrel plans cuts [1].", "About 2,400 jobs will go [1]."])
+    assert not gives_kind(asked, [])
+    assert gives_kind("Who chairs the committee?", ["John Moolenaar chairs it [1]."])
