@@ -43,6 +43,11 @@ _STATES_QUANTITY = re.compile(
     r"no|none|all|every)\b",
     re.IGNORECASE,
 )
+# A calendar date's figures ("July 1, 2026", "19 November", "in 2027"): a time, not a quantity.
+_DATE_FIGURES = re.compile(
+    rf"\b(?:(?:{_MONTHS_AND_DAYS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS_AND_DAYS})(?:,?\s+(?:19|20)\d\d)?|(?:19|20)\d\d)\b"
+)
 # Any statement of a time, calendar or relative ("within weeks", "after the vote", "now").
 _STATES_TIME = re.compile(
     rf"\d|\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
@@ -67,5 +72,7 @@ def gives_kind(question: str, sentences: Iterable[str]) -> bool:
     kind = asked_kind(question)
     if kind is None:
         return True
-    states = _STATES_QUANTITY if kind == "quantity" else _STATES_TIME
-    return any(states.search(CITATION_MARKER.sub(" ", sentence)) for sentence in sentences)
+    texts = [CITATION_MARKER.sub(" ", s) for s in sentences]
+    if kind == "time":
+        return any(_STATES_TIME.search(t) for t in texts)
+    return any(_STATES_QUANTITY.search(_DATE_FIGURES.sub(" ", t)) for t in texts)

@@ -27,6 +27,10 @@ def test_a_quantity_is_stated_in_figures_or_in_words():
     assert gives_kind(asked, ["It bought two tankers a week [1]."])
     assert gives_kind("How many were arrested?", ["No arrests were made [1]."])
     assert not gives_kind(asked, ["The plant bought water during the drought [1]."])
+    # A date's figures are a time, not a quantity.
+    dated = ["The budget takes effect on July 1, 2026 [1].", "Spending rose in 2025 [1]."]
+    assert not gives_kind("How much did Westbrook spend on consultants?", dated)
+    assert gives_kind("How much did Westbrook spend?", ["It spent $2 million in 2025 [1]."])
 
 
 def test_a_time_is_calendar_or_relative():
