@@ -1,4 +1,5 @@
-"""Whether an answer gives the kind of thing its question asks for: a quantity, or a time.
+"""Whether an answer gives the kind of thing its question asks for: a quantity, a duration
+(or length), or a time.
 
 The verifier checks that each sentence is backed by a passage; it cannot tell that a
 backed sentence answers another question. A near miss often shows it in its kind: "How much
@@ -17,7 +18,7 @@ from .text import CITATION_MARKER
 
 __all__ = ["Kind", "asked_kind", "gives_kind", "WANTS_NUMBER", "WANTS_DATE", "HAS_DATE"]
 
-Kind = Literal["quantity", "time"]
+Kind = Literal["quantity", "duration", "time"]
 
 # Questions only a number answers.
 WANTS_NUMBER = re.compile(
@@ -26,6 +27,8 @@ WANTS_NUMBER = re.compile(
     r"price|amount|number|sum|fee|fine|cost|salary|wage|rate|figure|total))\b",
     re.IGNORECASE,
 )
+# Questions only a duration (or a length) answers.
+_WANTS_DURATION = re.compile(r"\bhow long\b", re.IGNORECASE)
 # Questions only a time answers.
 WANTS_DATE = re.compile(r"\b(?:when|(?:what|which|on what) (?:date|day|year|month))\b", re.IGNORECASE)
 
@@ -48,6 +51,18 @@ _DATE_FIGURES = re.compile(
     rf"\b(?:(?:{_MONTHS_AND_DAYS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS_AND_DAYS})(?:,?\s+(?:19|20)\d\d)?|(?:19|20)\d\d)\b"
 )
+_UNITS = (
+    r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|"
+    r"km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot)"
+)
+# A duration or a length: a number and its unit ("58 minutes", "up to 120 working days", "two
+# years", "a decade"), units without a number ("for months"), or an end ("until November").
+_STATES_DURATION = re.compile(
+    r"(?:\d|\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    rf"forty|fifty|several|few|many|half)\b)[\s\d,.-]*(?:[a-z]+\s+){{0,2}}{_UNITS}\b|"
+    r"\b(?:hours|days|weeks|months|years|decades)\b|\b(?:until|till|through)\b",
+    re.IGNORECASE,
+)
 # Any statement of a time, calendar or relative ("within weeks", "after the vote", "now").
 _STATES_TIME = re.compile(
     rf"\d|\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
@@ -59,6 +74,8 @@ _STATES_TIME = re.compile(
 
 def asked_kind(question: str) -> Kind | None:
     """The kind of thing ``question`` can only be answered with, if it is one of the kinds."""
+    if _WANTS_DURATION.search(question):
+        return "duration"
     if WANTS_NUMBER.search(question):
         return "quantity"
     if WANTS_DATE.search(question):
@@ -75,4 +92,6 @@ def gives_kind(question: str, sentences: Iterable[str]) -> bool:
     texts = [CITATION_MARKER.sub(" ", s) for s in sentences]
     if kind == "time":
         return any(_STATES_TIME.search(t) for t in texts)
+    if kind == "duration":
+        return any(_STATES_DURATION.search(t) for t in texts)
     return any(_STATES_QUANTITY.search(_DATE_FIGURES.sub(" ", t)) for t in texts)

@@ -12,6 +12,7 @@ from assistant.relevance import asked_kind, gives_kind
         ("What fine did regulators impose on Mediport?", "quantity"),
         ("By how much did revenue grow?", "quantity"),
         ("When will the viaduct reopen?", "time"),
+        ("How long could the probe take?", "duration"),
         ("On what date did Mediport notify regulators?", "time"),
         ("Who chairs the committee?", None),
         ("Why did the talks fail?", None),
@@ -31,6 +32,15 @@ def test_a_quantity_is_stated_in_figures_or_in_words():
     dated = ["The budget takes effect on July 1, 2026 [1].", "Spending rose in 2025 [1]."]
     assert not gives_kind("How much did Westbrook spend on consultants?", dated)
     assert gives_kind("How much did Westbrook spend?", ["It spent $2 million in 2025 [1]."])
+
+
+def test_a_duration_is_a_number_with_its_unit_or_an_end():
+    asked = "For how long will patients get free credit monitoring?"
+    for stated in ["Two years of free monitoring [1].", "Up to 120 working days [1].", "For months [1].",
+                   "Until the end of 2027 [1].", "The route is 190 km long [1]."]:  # fmt: skip
+        assert gives_kind(asked, [stated]), stated
+    # A number of something else, and a date, are no duration.
+    assert not gives_kind(asked, ["Two patients filed a lawsuit on May 21 [1]."])
 
 
 def test_a_time_is_calendar_or_relative():
