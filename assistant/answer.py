@@ -397,8 +397,9 @@ class Answerer:
         factual = [s.text for s in verified.sentences if s.factual]
         if self.settings.answer_gives_asked_kind and not gives_kind(question, factual):
             # "How much ...?" answered with no quantity: backed, but an answer to another question.
-            off = "off-question"
-            return self._refusal(question, hits, timings, started, raw, verified.repairs, odds, off)
+            return self._refusal(
+                question, hits, timings, started, raw, verified.repairs, odds, "off-question"
+            )
         if odds is not None and odds > self.settings.refuse_above:
             # The model all but refused: its answer is more likely a near miss than the answer.
             return self._refusal(question, hits, timings, started, raw, verified.repairs, odds, "doubted")

@@ -127,8 +127,8 @@ class Settings(BaseModel):
     answer_gives_asked_kind: bool = Field(
         True,
         description="Refuse an answer that lacks the kind of thing its question asks for: a quantity for "
-        "'how many/much ...', a time for 'when ...' (relevance.py). The verifier checks support, not "
-        "that a backed sentence answers this question.",
+        "'how many/much ...', a duration or length for 'how long ...', a time for 'when ...' "
+        "(relevance.py). The verifier checks support, not that a backed sentence answers this question.",
     )
     other_account_similarity: float = Field(
         0.65,

@@ -222,7 +222,7 @@ class Answer:
     # answered; refused (by the writer or the verifier); doubted (refusal_odds too high); reconsidered
     # (refused with low refusal_odds, then answered from the model's likeliest other opening);
     # extractive-fallback (refused, then a closely matching passage sentence); off-question (lacked
-    # the quantity or time the question asks for, relevance.py)
+    # the quantity, duration or time the question asks for, relevance.py)
     decision: str = "answered"
 
     def as_json(self) -> dict:

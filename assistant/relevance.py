@@ -39,11 +39,13 @@ _MONTHS_AND_DAYS = (
 # A calendar date: what the extractive provider requires of a sentence it quotes for "when".
 HAS_DATE = re.compile(rf"\b(?:{_MONTHS_AND_DAYS}|yesterday|today|last (?:week|month|year)|(?:19|20)\d\d)\b")
 
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+_CLOCK_UNITS = "minutes?|hours?|days?|weeks?|months?|years?|decades?"
+
 # Any statement of a quantity: a figure, or a number said in words ("two years", "no arrests").
 _STATES_QUANTITY = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|quarter|double|twice|triple|"
-    r"no|none|all|every)\b",
+    rf"\d|\b(?:{_NUMBER_WORDS}|hundreds?|thousands?|millions?|billions?|dozens?|half|quarter|"
+    r"double|twice|triple|no|none|all|every)\b",
     re.IGNORECASE,
 )
 # A calendar date's figures ("July 1, 2026", "19 November", "in 2027"): a time, not a quantity.
@@ -51,22 +53,18 @@ _DATE_FIGURES = re.compile(
     rf"\b(?:(?:{_MONTHS_AND_DAYS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS_AND_DAYS})(?:,?\s+(?:19|20)\d\d)?|(?:19|20)\d\d)\b"
 )
-_UNITS = (
-    r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|"
-    r"km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot)"
-)
+_UNITS = rf"(?:seconds?|{_CLOCK_UNITS}|centur(?:y|ies)|km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot)"
 # A duration or a length: a number and its unit ("58 minutes", "up to 120 working days", "two
 # years", "a decade"), units without a number ("for months"), or an end ("until November").
 _STATES_DURATION = re.compile(
-    r"(?:\d|\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    rf"forty|fifty|several|few|many|half)\b)[\s\d,.-]*(?:[a-z]+\s+){{0,2}}{_UNITS}\b|"
+    rf"(?:\d|\b(?:a|an|{_NUMBER_WORDS}|several|few|many|half)\b)[\s\d,.-]*(?:[a-z]+\s+){{0,2}}{_UNITS}\b|"
     r"\b(?:hours|days|weeks|months|years|decades)\b|\b(?:until|till|through)\b",
     re.IGNORECASE,
 )
 # Any statement of a time, calendar or relative ("within weeks", "after the vote", "now").
 _STATES_TIME = re.compile(
     rf"\d|\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
-    r"days?|weeks?|months?|years?|decades?|hours?|minutes?|spring|summer|autumn|fall|winter|"
+    rf"{_CLOCK_UNITS}|spring|summer|autumn|fall|winter|"
     r"morning|afternoon|evening|night|now|soon|later|earlier|ago|since|until|before|after)\b",
     re.IGNORECASE,
 )

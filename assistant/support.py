@@ -163,15 +163,18 @@ class SupportScorer:
         vectors = np.stack([w.vector for w in self.windows])
         cos = self.embed(sentences) @ vectors.T
         self._cos, self._sentences, self._question = cos, sentences, question
-        on_topic = (self.embed([question]) @ vectors.T)[0] >= ON_TOPIC if question else None
+        if question:
+            on_topic = (self.embed([question]) @ vectors.T)[0] >= ON_TOPIC
+        else:
+            on_topic = np.zeros(len(self.windows), dtype=bool)
         scores = np.zeros_like(cos)
         given = _content_terms(question)
         for s, sentence in enumerate(sentences):
             terms = _content_terms(sentence)
             numbers = numbers_in(sentence) - numbers_in(question)
+            restatable = on_topic & (not numbers)  # a sentence with a figure of its own never is
             for w, window in enumerate(self.windows):
-                restated = on_topic is not None and bool(on_topic[w]) and not numbers
-                recall = _recall(terms, given, window.terms, restated)
+                recall = _recall(terms, given, window.terms, bool(restatable[w]))
                 score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
