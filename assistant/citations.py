@@ -94,7 +94,27 @@ _WORDED_MARKER = re.compile(
 )
 
 
+# The prompt's own passage tags copied into an answer ("in <passage 1>", "</passage 2>"): markers.
+_TAG_MARKER = re.compile(r"\s*<\s*/?\s*passage\s+(\d{1,3})\b[^<>\n]{0,200}>", re.IGNORECASE)
+# A pointer at the passages with no number ("..., according to the passage.", "In the passages,
+# ..."): says nothing of the news and is no citation, yet its words are in no passage, so it
+# would cost a right sentence its support. Only at a sentence's start or end, set off by a
+# comma, so a source the article itself names ("according to the report") stays.
+_POINTER = (
+    r"(?:according to|as (?:stated|mentioned|given|described|shown) in|as per|based on|from|in)"
+    r"\s+the\s+(?:given\s+|provided\s+|above\s+)?(?:passages?|text|context)(?:\s+in)?"
+)
+_POINTER_END = re.compile(r",?\s+" + _POINTER + r"\s*(?=[.!?]?$)", re.IGNORECASE)
+_POINTER_START = re.compile(r"^" + _POINTER + r"\s*,\s*(\w)", re.IGNORECASE)
+
+
+def _without_pointer(sentence: str) -> str:
+    sentence = _POINTER_END.sub("", sentence)
+    return _POINTER_START.sub(lambda m: m.group(1).upper(), sentence)
+
+
 def _worded_to_brackets(text: str) -> str:
+    text = _TAG_MARKER.sub(lambda m: f" [{m.group(1)}]", text)
     return _WORDED_MARKER.sub(lambda m: " [" + re.sub(r"\s*(?:,|and)\s*", ",", m.group(1)) + "]", text)
 
 
@@ -139,7 +159,7 @@ def parse_answer(raw: str) -> list[ParsedSentence]:
             while _MARKER_RESIDUE.search(clean):
                 clean = _MARKER_RESIDUE.sub("", clean)
             clean = re.sub(r"\s+([.,;:!?])", r"\1", clean).strip()
-            clean = re.sub(r"\s{2,}", " ", clean)
+            clean = _without_pointer(re.sub(r"\s{2,}", " ", clean))
             if not re.search(r"\w", clean) or _SOURCES_LINE.match(clean):
                 # Only markers (or "Sources: [1]"): they cite the previous sentence.
                 if out:

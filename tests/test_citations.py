@@ -201,6 +201,40 @@ def test_duplicates_across_forms_collapse_in_order():
     assert parsed("Alibaba denies it [2][1, 2][Passage 1].") == [("Alibaba denies it.", (2, 1))]
 
 
+def test_prompt_passage_tags_copied_into_an_answer_are_markers():
+    assert parsed("Alibaba denies it <passage 2>. The memo is declassified </passage 1>.") == [
+        ("Alibaba denies it.", (2,)),
+        ("The memo is declassified.", (1,)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Alibaba denies it, according to the passage.",
+        "According to the passages, Alibaba denies it.",
+        "As stated in the text, Alibaba denies it [1].",
+        "According to the passage in <passage 1>, Alibaba denies it.",
+        "Alibaba denies it, as mentioned in the given passages [1].",
+    ],
+)
+def test_a_pointer_at_the_passages_is_left_out_of_the_sentence(raw):
+    assert [text for text, _ in parsed(raw)] == ["Alibaba denies it."]
+
+
+def test_a_source_the_article_names_is_not_a_pointer():
+    raw = "Pipes were cut during maintenance, according to the report. In the text of its filing, Alibaba denies it."
+    assert [text for text, _ in parsed(raw)] == [
+        "Pipes were cut during maintenance, according to the report.",
+        "In the text of its filing, Alibaba denies it.",
+    ]
+
+
+def test_a_right_sentence_pointing_at_the_passage_keeps_its_support(check):
+    v = check("Alibaba rejected the claims, according to the passage in <passage 1>.")
+    assert not v.refused and v.text.startswith("Alibaba rejected the claims [")
+
+
 def test_trailing_sources_section_is_ignored():
     raw = (
         "Alibaba denies it [1]. The memo is declassified [2].\n\n"
