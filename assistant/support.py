@@ -78,6 +78,63 @@ def _recall(terms: set[str], given: set[str], held: frozenset, on_topic: bool = 
     return sum(v for t, v in weight.items() if t in held) / total if total else 0.0
 
 
+# A denial, and what a denial's quote may say instead ("said the figures were wrong").
+_DENIES = re.compile(
+    r"\b(?:den(?:y|ies|ied|ying|ial)|reject(?:s|ed|ing)?|disput(?:e|es|ed|ing)|"
+    r"dismiss(?:es|ed|ing)?|refut(?:e|es|ed|ing)|rebut(?:s|ted)?)\b",
+    re.IGNORECASE,
+)
+_NEGATES = re.compile(
+    r"\b(?:not|no|never|nothing|nobody|none|wrong|false|untrue|baseless|unfounded)\b|n[’']t\b", re.IGNORECASE
+)
+
+
+# An allegation, and the words that keep a sentence from stating one as fact.
+_ALLEGES = re.compile(
+    r"\b(?:accus(?:e|es|ed|ing|ation|ations)|alleg(?:e|es|ed|ing|ation|ations|edly))\b", re.IGNORECASE
+)
+_ATTRIBUTES = re.compile(
+    r"\b(?:accus\w*|alleg\w*|claim\w*|said|says|say|told|tells|according|blam\w*|report\w*|"
+    r"argu\w*|insist\w*|suspect\w*|believ\w*|warn\w*|charg\w*)\b",
+    re.IGNORECASE,
+)
+
+
+# Where what a denial or an accusation is about ends: "denied the claims but declined to comment".
+_SCOPE_END = re.compile(
+    r"\b(?:but|however|while|whereas|although)\b|;|, and (?=\w+ (?:said|says)\b)", re.IGNORECASE
+)
+
+
+def _about(marker: re.Pattern, quote: str, sentence: str) -> bool:
+    """Whether what ``sentence`` says is what ``quote`` denies or alleges: most of the words
+    they share come after the ``marker`` word, before the clause ends. "... urged the SEC to
+    delist 25 companies, citing alleged PLA ties" alleges the ties, not the urging."""
+    found = marker.search(quote)
+    if not found:
+        return False
+    rest = quote[found.end() :]
+    end = _SCOPE_END.search(rest)
+    scope = set(tokenize(rest[: end.start()] if end else rest))
+    shared = set(tokenize(sentence)) & set(tokenize(quote))
+    return bool(shared) and len(shared & scope) * 2 >= len(shared)
+
+
+def _stance_clash(sentence: str, quote: str) -> bool:
+    """Whether ``quote`` says something other than ``sentence`` for the denial or accusation
+    it holds: "Corliss pumped dirty water into the brook" shares every word with "Corliss
+    denied that it had pumped dirty water into the brook" and with "residents accused
+    Corliss of pumping dirty water into the brook", and neither says it did; nor does a quote
+    that only gives figures back "the trust denied the figures"."""
+    if not _ATTRIBUTES.search(sentence) and _about(_ALLEGES, quote, sentence):
+        return True  # an accusation stated as fact
+    if _about(_DENIES, quote, sentence):
+        return not (_DENIES.search(sentence) or _NEGATES.search(sentence))
+    if _DENIES.search(sentence) and not _DENIES.search(quote):
+        return not _NEGATES.search(quote)
+    return False
+
+
 def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "").lstrip("0") or "0" for n in _NUMBER.findall(text)}
 
@@ -178,8 +235,21 @@ class SupportScorer:
                 score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
+                elif score > 0 and _stance_clash(sentence, self._closest_unit(terms, window)):
+                    score = 0.0
                 scores[s, w] = score
         return scores
+
+    def _closest_unit(self, terms: set[str], window: Window) -> str:
+        """The sentence of ``window`` holding most of ``terms``: the one a claim is read from."""
+        units = [
+            u for u in self._units[window.passage_index] if window.start <= u.start and u.end <= window.end
+        ]
+        return (
+            max(units, key=lambda u: len(terms & set(tokenize(u.text))), default=None).text
+            if units
+            else window.text
+        )
 
     def pair_support(
         self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0

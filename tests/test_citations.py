@@ -223,7 +223,10 @@ def test_a_pointer_at_the_passages_is_left_out_of_the_sentence(raw):
 
 
 def test_a_source_the_article_names_is_not_a_pointer():
-    raw = "Pipes were cut during maintenance, according to the report. In the text of its filing, Alibaba denies it."
+    raw = (
+        "Pipes were cut during maintenance, according to the report. "
+        "In the text of its filing, Alibaba denies it."
+    )
     assert [text for text, _ in parsed(raw)] == [
         "Pipes were cut during maintenance, according to the report.",
         "In the text of its filing, Alibaba denies it.",
@@ -651,3 +654,40 @@ def test_a_figure_restated_with_the_questions_words_still_needs_them_in_the_pass
     discovered = f"Mediport Health discovered the intrusion on April 27 [{n}]."
     asked = "When did Mediport Health discover the intrusion?"
     assert not check(discovered, passages, text, question=asked).refused
+
+
+# -- a quote that says the opposite ---------------------------------------------------------
+DISPUTE = (
+    "A residents' group accused Corliss Waste of pumping dirty water into the Mellan Brook at night. "
+    "The group said members had filmed a pipe outside the depot.\n\n"
+    "Corliss Waste denied that it had pumped dirty water into the Mellan Brook. "
+    "Its managing director said the pipe was a rainwater outfall."
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Corliss Waste pumped dirty water into the Mellan Brook at night [1].",
+        "Yes, Corliss Waste pumped dirty water into the Mellan Brook [2].",
+    ],
+    ids=["accusation-as-fact", "denial-read-as-yes"],
+)
+def test_a_claim_is_not_backed_by_its_accusation_or_its_denial(check, raw):
+    passages = passages_from(DISPUTE)
+    assert check(raw, passages, DISPUTE).refused
+
+
+@pytest.mark.parametrize(
+    "raw, cited",
+    [
+        ("The residents' group accused Corliss Waste of pumping dirty water into the Mellan Brook [1].", 1),
+        ("Corliss Waste denied pumping dirty water into the Mellan Brook [2].", 2),
+        ("Corliss Waste said it had not pumped dirty water into the Mellan Brook [2].", 2),
+    ],
+    ids=["accusation-said", "denial-said", "denial-in-other-words"],
+)
+def test_who_claims_and_who_denies_is_backed(check, raw, cited):
+    passages = passages_from(DISPUTE)
+    v = check(raw, passages, DISPUTE)
+    assert not v.refused and v.citations[0].passage is passages[cited - 1]
