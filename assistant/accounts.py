@@ -1,6 +1,7 @@
 """Other accounts: when a passage of another article gives a different figure for what an
-answer states (a union's count and the employer's, a first estimate and a later one), the
-answer shows that account too, quoted and cited, with who published it and when.
+answer states (a union's count and the employer's, a first estimate and a later one), or
+denies what it states or states what it denies (a residents' accusation and the company's
+denial), the answer shows that account too, quoted and cited, with who published it and when.
 
 Given a claim and its denial side by side, the small local model answers from one of them;
 the verifier can only check what it wrote, not what it left out. So after verification this
@@ -20,7 +21,7 @@ import numpy as np
 
 from .citations import Verified
 from .models import AnswerSentence, Citation, Passage
-from .support import Unit, numbers_in, support_units
+from .support import Unit, denies, numbers_in, support_units
 
 __all__ = ["with_other_accounts"]
 
@@ -47,13 +48,14 @@ def with_other_accounts(
 ) -> Verified:
     """``verified`` with, for at most two uncited articles among ``passages``, the sentence
     closest to an answer sentence (at least ``similarity``) that states figures the answer
-    sentence does not. Unchanged for a refusal, or with ``similarity`` at 1 (off)."""
+    sentence does not, or denies where it does not (or the reverse). Unchanged for a refusal,
+    or with ``similarity`` at 1 (off)."""
     if verified.refused or similarity >= 1.0:
         return verified
     cited = {c.passage.article_id for c in verified.citations}
-    stated = [s for s in verified.sentences if s.factual and _figures(s.text)]
+    stated = [s for s in verified.sentences if s.factual]
     units = [u for i, p in enumerate(passages) if p.article_id not in cited for u in support_units(p, i)]
-    others = [(u, _figures(u.text)) for u in units if _figures(u.text)]
+    others = [(u, _figures(u.text)) for u in units]
     if not stated or not others:
         return verified
     closeness = embed([s.text for s in stated]) @ embed([u.text for u, _ in others]).T
@@ -63,7 +65,8 @@ def with_other_accounts(
         for b, (unit, figures) in enumerate(others):
             score = float(closeness[a, b])
             article = passages[unit.passage_index].article_id
-            if figures - own and score >= similarity and score > best.get(article, (-1.0, unit))[0]:
+            differs = (own and figures - own) or denies(unit.text) != denies(sentence.text)
+            if differs and score >= similarity and score > best.get(article, (-1.0, unit))[0]:
                 best[article] = (score, unit)
     picked = sorted(best.values(), key=lambda item: -item[0])[:_MOST_ACCOUNTS]
     return _appended(verified, passages, picked) if picked else verified

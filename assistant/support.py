@@ -18,7 +18,7 @@ from .lexical import tokenize
 from .models import Passage
 from .text import BULLET, CITATION_MARKER, split_sentences
 
-__all__ = ["SupportScorer", "Unit", "Window", "support_units", "numbers_in"]
+__all__ = ["SupportScorer", "Unit", "Window", "denies", "support_units", "numbers_in"]
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -118,6 +118,11 @@ def _about(marker: re.Pattern, quote: str, sentence: str) -> bool:
     scope = set(tokenize(rest[: end.start()] if end else rest))
     shared = set(tokenize(sentence)) & set(tokenize(quote))
     return bool(shared) and len(shared & scope) * 2 >= len(shared)
+
+
+def denies(text: str) -> bool:
+    """Whether ``text`` denies, disputes or negates something ("denied", "is not closing")."""
+    return bool(_DENIES.search(text) or _NEGATES.search(text))
 
 
 def _stance_clash(sentence: str, quote: str) -> bool:

@@ -100,3 +100,33 @@ def test_an_answer_from_one_side_of_a_dispute_shows_the_other(settings, embeddin
     provider = ScriptedProvider(["The trust says it has 212 nursing posts it cannot fill [1]."])
     answer = Answerer(searcher, provider, off).ask("How many nursing posts can the Riverside trust not fill?")
     assert "340" not in answer.text and len(answer.citations) == 1
+
+
+CLAIM = (
+    "Residents accuse waste firm\n"
+    "A residents' group said Corliss Waste had pumped dirty water into the Mellan Brook at night."
+)
+DENIAL = (
+    "Waste firm denies pollution\n"
+    "Corliss Waste denied that it had pumped dirty water into the Mellan Brook at night."
+)
+
+
+def test_an_answer_from_a_denial_shows_the_claim_it_denies_and_back(embeddings):
+    embed = embeddings.embed_array
+    passages = _passages(
+        (DENIAL, "Fenwold Chronicle", "2026-05-15"), (CLAIM, "Ravensholt Advertiser", "2026-05-12")
+    )
+    verified = verify("Corliss Waste denied pumping dirty water into the Mellan Brook [1].", passages, embed)
+    shown = with_other_accounts(verified, passages, embed, 0.65)
+    assert "Ravensholt Advertiser reported on 2026-05-12: “A residents' group said" in shown.text
+    claimed = verify("The residents' group said Corliss Waste had pumped dirty water [2].", passages, embed)
+    assert "Fenwold Chronicle reported on 2026-05-15: “Corliss Waste denied" in (
+        with_other_accounts(claimed, passages, embed, 0.65).text
+    )
+    # Two accounts that agree add nothing: the denial is not quoted beside itself.
+    same = _passages(
+        (DENIAL, "Fenwold Chronicle", "2026-05-15"), (DENIAL.replace("night", "night."), None, None)
+    )
+    again = verify("Corliss Waste denied pumping dirty water into the Mellan Brook [1].", same, embed)
+    assert with_other_accounts(again, same, embed, 0.65) == again
