@@ -62,8 +62,12 @@ _STATES_DURATION = re.compile(
     re.IGNORECASE,
 )
 # Any statement of a time, calendar or relative ("within weeks", "after the vote", "now").
+# A figure is a time only as a year, a date or a clock time: "£50 in compensation" says how
+# much, not when.
 _STATES_TIME = re.compile(
-    rf"\d|\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
+    r"\b(?:19|20)\d\d\b|\b\d{1,2}(?:[:.]\d\d)?\s*(?:a\.?m\.?|p\.?m\.?|GMT|BST|UTC)|"
+    r"\b\d{1,2}/\d{1,2}\b|"
+    rf"\b(?:{_MONTHS_AND_DAYS}|yesterday|today|tomorrow|tonight|"
     rf"{_CLOCK_UNITS}|spring|summer|autumn|fall|winter|"
     r"morning|afternoon|evening|night|now|soon|later|earlier|ago|since|until|before|after)\b",
     re.IGNORECASE,

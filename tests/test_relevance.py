@@ -50,6 +50,14 @@ def test_a_time_is_calendar_or_relative():
     assert not gives_kind(asked, ["The council will reopen the viaduct to buses first [1]."])
 
 
+def test_a_figure_is_a_time_only_as_a_year_a_date_or_a_clock_time():
+    asked = "When will Orlan Water pay the compensation?"
+    assert not gives_kind(asked, ["Every household would receive £50 in compensation [1]."])
+    assert not gives_kind(asked, ["It will pay 9,800 households [1]."])
+    for when in ("by 2027", "on 21/9", "at 10 p.m.", "on August 20", "within 72 hours"):
+        assert gives_kind(asked, [f"It will pay {when} [1]."]), when
+
+
 def test_any_sentence_may_state_it_and_other_questions_ask_for_no_kind():
     asked = "How many jobs will go?"
     assert gives_kind(asked, ["Kestrel plans cuts [1].", "About 2,400 jobs will go [1]."])
