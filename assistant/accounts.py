@@ -61,11 +61,11 @@ def with_other_accounts(
     closeness = embed([s.text for s in stated]) @ embed([u.text for u, _ in others]).T
     best: dict[str, tuple[float, Unit]] = {}
     for a, sentence in enumerate(stated):
-        own = _figures(sentence.text)
+        own, own_denies = _figures(sentence.text), denies(sentence.text)
         for b, (unit, figures) in enumerate(others):
             score = float(closeness[a, b])
             article = passages[unit.passage_index].article_id
-            differs = (own and figures - own) or denies(unit.text) != denies(sentence.text)
+            differs = (own and figures - own) or denies(unit.text) != own_denies
             if differs and score >= similarity and score > best.get(article, (-1.0, unit))[0]:
                 best[article] = (score, unit)
     picked = sorted(best.values(), key=lambda item: -item[0])[:_MOST_ACCOUNTS]

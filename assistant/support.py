@@ -134,9 +134,9 @@ def _stance_clash(sentence: str, quote: str) -> bool:
     if not _ATTRIBUTES.search(sentence) and _about(_ALLEGES, quote, sentence):
         return True  # an accusation stated as fact
     if _about(_DENIES, quote, sentence):
-        return not (_DENIES.search(sentence) or _NEGATES.search(sentence))
-    if _DENIES.search(sentence) and not _DENIES.search(quote):
-        return not _NEGATES.search(quote)
+        return not denies(sentence)
+    if _DENIES.search(sentence):
+        return not denies(quote)
     return False
 
 
@@ -167,6 +167,7 @@ class SupportScorer:
         self.windows: list[Window] = []
         units_by_passage = [support_units(p, i) for i, p in enumerate(self.passages)]
         self._units = units_by_passage
+        self._unit_terms = [[frozenset(tokenize(u.text)) for u in units] for units in units_by_passage]
         all_units = [u for units in units_by_passage for u in units]
         vectors = embed([u.text.lstrip("-*• ") for u in all_units]) if all_units else np.zeros((0, 1))
         row = 0
@@ -235,26 +236,26 @@ class SupportScorer:
             terms = _content_terms(sentence)
             numbers = numbers_in(sentence) - numbers_in(question)
             restatable = on_topic & (not numbers)  # a sentence with a figure of its own never is
+            clashes: dict[Unit, bool] = {}  # each passage sentence judged once, in whichever windows
             for w, window in enumerate(self.windows):
                 recall = _recall(terms, given, window.terms, bool(restatable[w]))
                 score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
-                elif score > 0 and _stance_clash(sentence, self._closest_unit(terms, window)):
+                elif score > 0 and self._clashes(sentence, terms, window, clashes):
                     score = 0.0
                 scores[s, w] = score
         return scores
 
-    def _closest_unit(self, terms: set[str], window: Window) -> str:
-        """The sentence of ``window`` holding most of ``terms``: the one a claim is read from."""
-        units = [
-            u for u in self._units[window.passage_index] if window.start <= u.start and u.end <= window.end
-        ]
-        return (
-            max(units, key=lambda u: len(terms & set(tokenize(u.text))), default=None).text
-            if units
-            else window.text
-        )
+    def _clashes(self, sentence: str, terms: set[str], window: Window, judged: dict[Unit, bool]) -> bool:
+        """Whether the sentence of ``window`` holding most of ``terms`` (the one a claim is read
+        from) accuses or denies what ``sentence`` states (:func:`_stance_clash`)."""
+        i = window.passage_index
+        inside = [k for k, u in enumerate(self._units[i]) if window.start <= u.start and u.end <= window.end]
+        unit = self._units[i][max(inside, key=lambda k: len(terms & self._unit_terms[i][k]))]
+        if unit not in judged:
+            judged[unit] = _stance_clash(sentence, unit.text)
+        return judged[unit]
 
     def pair_support(
         self, s: int, row: np.ndarray, candidates: int = 3, floor: float = 0.0
