@@ -281,6 +281,7 @@ class SupportScorer:
                 picks.append(int(w))
         best = None
         passages = sorted(tops)
+        clashes: dict[Unit, bool] = {}  # as in score_all: each passage sentence judged once
         for x, i in enumerate(passages):
             for j in passages[x + 1 :]:
                 for wi in tops[i]:
@@ -288,6 +289,8 @@ class SupportScorer:
                         a, b = self.windows[wi], self.windows[wj]
                         if numbers - (a.numbers | b.numbers):
                             continue
+                        if any(self._clashes(sentence, terms, w, clashes) for w in (a, b)):
+                            continue  # an accusation or a denial read as the claim itself
                         recall = _recall(terms, given, a.terms | b.terms)
                         similarity = max(float(self._cos[s, wi]), float(self._cos[s, wj]))
                         score = self.support(similarity, recall, a.size + b.size - 2)

@@ -691,3 +691,23 @@ def test_who_claims_and_who_denies_is_backed(check, raw, cited):
     passages = passages_from(DISPUTE)
     v = check(raw, passages, DISPUTE)
     assert not v.refused and v.citations[0].passage is passages[cited - 1]
+
+
+def test_two_passages_together_do_not_back_an_accusation_stated_as_fact(check):
+    """A sentence drawing on two reports (a figure and its update) is backed by the pair, but
+    not when one of them only accuses: the accusation must stay an accusation there too."""
+    text = (
+        "Residents accused Corliss Waste of killing 300 fish in the Mellan Brook in May.\n\n"
+        "By June the number of dead fish in the Mellan Brook had risen to 450, inspectors said."
+    )
+    passages = passages_from(text)
+    stated = (
+        "Corliss Waste killed 300 fish in the Mellan Brook in May, and the toll rose to 450 by June [1][2]."
+    )
+    assert check(stated, passages, text).refused
+    attributed = (
+        "Residents accused Corliss Waste of killing 300 fish in the Mellan Brook in May, "
+        "and inspectors said the toll rose to 450 by June [1][2]."
+    )
+    v = check(attributed, passages, text)
+    assert not v.refused and {c.passage.chunk_id for c in v.citations} == {p.chunk_id for p in passages}
