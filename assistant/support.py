@@ -165,6 +165,7 @@ class SupportScorer:
         self.passages = list(passages)
         self.embed = embed
         self.windows: list[Window] = []
+        self._spans: list[range] = []  # the unit indexes (in its passage) each window covers
         units_by_passage = [support_units(p, i) for i, p in enumerate(self.passages)]
         self._units = units_by_passage
         self._unit_terms = [[frozenset(tokenize(u.text)) for u in units] for units in units_by_passage]
@@ -198,6 +199,7 @@ class SupportScorer:
                             b - a + 1,
                         )
                     )
+                    self._spans.append(range(a, b + 1))
             row += len(units)
 
     @staticmethod
@@ -242,17 +244,16 @@ class SupportScorer:
                 score = self.support(float(cos[s, w]), recall, window.size - 1)
                 if numbers - window.numbers:  # a number the passage does not state: no support
                     score = 0.0
-                elif score > 0 and self._clashes(sentence, terms, window, clashes):
+                elif score > 0 and self._clashes(sentence, terms, w, clashes):
                     score = 0.0
                 scores[s, w] = score
         return scores
 
-    def _clashes(self, sentence: str, terms: set[str], window: Window, judged: dict[Unit, bool]) -> bool:
-        """Whether the sentence of ``window`` holding most of ``terms`` (the one a claim is read
-        from) accuses or denies what ``sentence`` states (:func:`_stance_clash`)."""
-        i = window.passage_index
-        inside = [k for k, u in enumerate(self._units[i]) if window.start <= u.start and u.end <= window.end]
-        unit = self._units[i][max(inside, key=lambda k: len(terms & self._unit_terms[i][k]))]
+    def _clashes(self, sentence: str, terms: set[str], w: int, judged: dict[Unit, bool]) -> bool:
+        """Whether the sentence of window ``w`` holding most of ``terms`` (the one a claim is
+        read from) accuses or denies what ``sentence`` states (:func:`_stance_clash`)."""
+        i = self.windows[w].passage_index
+        unit = self._units[i][max(self._spans[w], key=lambda k: len(terms & self._unit_terms[i][k]))]
         if unit not in judged:
             judged[unit] = _stance_clash(sentence, unit.text)
         return judged[unit]
@@ -289,7 +290,7 @@ class SupportScorer:
                         a, b = self.windows[wi], self.windows[wj]
                         if numbers - (a.numbers | b.numbers):
                             continue
-                        if any(self._clashes(sentence, terms, w, clashes) for w in (a, b)):
+                        if any(self._clashes(sentence, terms, w, clashes) for w in (wi, wj)):
                             continue  # an accusation or a denial read as the claim itself
                         recall = _recall(terms, given, a.terms | b.terms)
                         similarity = max(float(self._cos[s, wi]), float(self._cos[s, wj]))
