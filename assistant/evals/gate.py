@@ -27,7 +27,15 @@ HIGHER_IS_BETTER = (
     "refusal_accuracy",
 )
 # ... and where lower is better.
-LOWER_IS_BETTER = ("false_refusal_rate", "latency_total_p95_s")
+LOWER_IS_BETTER = (
+    "false_refusal_rate",
+    "latency_total_p95_s",
+    "latency_total_p50_at_reference_s",
+    "latency_total_p95_at_reference_s",
+)
+# The thresholds file's entry for the engine speeds of the machine its latencies were set on
+# (metrics.at_reference_speed): not a threshold.
+REFERENCE_ENGINE = "reference_engine"
 # Thresholds of the hostile run (checked by check_hostile, not check_thresholds), by the
 # hostile figure each one caps.
 HOSTILE_PREFIX = "hostile_"
@@ -53,10 +61,8 @@ def check_thresholds(metrics: dict, thresholds: dict) -> list[str]:
     """Lines naming each metric that misses its threshold (empty when the gate passes)."""
     failures = []
     for name, limit in thresholds.items():
-        if name.startswith("_") or name.startswith(
-            HOSTILE_PREFIX
-        ):  # the hostile run is gated by check_hostile
-            continue
+        if name.startswith(("_", HOSTILE_PREFIX)) or name == REFERENCE_ENGINE:
+            continue  # notes; the hostile run is gated by check_hostile
         value = metrics.get(name)
         if value is None:
             failures.append(f"{name}: not measured (threshold {limit})")

@@ -223,6 +223,51 @@ def aggregate(results: list[QuestionResult]) -> dict:
     return {k: v for k, v in metrics.items() if v is not None}
 
 
+def engine_figures(work) -> dict:
+    """The model engine's work over a run (an :class:`~assistant.providers.EngineWork`, or
+    None for a provider whose engine reports none) and its speed on this machine."""
+    if work is None or work.read_s <= 0 or work.written_s <= 0:
+        return {}
+    return {
+        "engine_read_tokens": work.read_tokens,
+        "engine_read_s": round(work.read_s, 2),
+        "engine_written_tokens": work.written_tokens,
+        "engine_written_s": round(work.written_s, 2),
+        "engine_read_tokens_per_s": round(work.read_tokens / work.read_s, 1),
+        "engine_written_tokens_per_s": round(work.written_tokens / work.written_s, 1),
+    }
+
+
+def at_reference_speed(metrics: dict, reference: dict | None) -> dict:
+    """``metrics`` with the latencies this run would have had on the reference machine
+    (``reference``: the engine's read and write speeds there, tokens per second), and how
+    much slower this machine's engine was (``machine_slowdown``). A machine two or three
+    times slower than the one the thresholds were set on (seen in CI) would otherwise fail
+    a latency gate meant to catch slower code: a change that makes the model read or write
+    more still shows, since the engine's work is counted in tokens. Unchanged where the run
+    or the thresholds have no engine speeds."""
+    if not reference or "engine_read_s" not in metrics:
+        return metrics
+    from ..providers import EngineWork
+
+    work = EngineWork(
+        metrics["engine_read_tokens"],
+        metrics["engine_read_s"],
+        metrics["engine_written_tokens"],
+        metrics["engine_written_s"],
+    )
+    at_reference = work.seconds_at(reference["read_tokens_per_s"], reference["written_tokens_per_s"])
+    if at_reference <= 0:
+        return metrics
+    slowdown = (work.read_s + work.written_s) / at_reference
+    scaled = {
+        f"{name[: -len('_s')]}_at_reference_s": round(value / slowdown, 3)
+        for name, value in metrics.items()
+        if name.startswith("latency_") and name.endswith("_s")
+    }
+    return {**metrics, "machine_slowdown": round(slowdown, 3), **scaled}
+
+
 def by_type(results: list[QuestionResult]) -> dict:
     return {
         t: aggregate([r for r in results if r.type == t]) for t in TYPES if any(r.type == t for r in results)

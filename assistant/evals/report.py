@@ -27,7 +27,14 @@ METRIC_TABLE = (
     ("false_refusal_rate", "false refusals"),
     ("latency_total_p50_s", "latency p50 (s)"),
     ("latency_total_p95_s", "latency p95 (s)"),
+    ("latency_total_p50_at_reference_s", "latency p50 at the reference machine's speed (s)"),
+    ("latency_total_p95_at_reference_s", "latency p95 at the reference machine's speed (s)"),
+    ("machine_slowdown", "this machine's engine time / the reference machine's, same tokens"),
+    ("engine_read_tokens_per_s", "engine: prompt tokens read per second"),
+    ("engine_written_tokens_per_s", "engine: tokens written per second"),
 )
+# Rows only a run whose engine reports its speed has (the local model's): left out elsewhere.
+_ENGINE_ROWS = {key for key, _ in METRIC_TABLE[-5:]}
 TYPE_COLUMNS = ("type", "n", "correct", "recall@k", "cit. precision (gold)", "refusal acc.", "false refusals")
 _TYPE_FIGURES = (
     "answer_correctness",
@@ -107,7 +114,11 @@ def fmt(value) -> str:
 
 def metric_rows(metrics: dict, thresholds: dict) -> list[tuple[str, str, str]]:
     """The headline metrics as (label, value, threshold) rows."""
-    return [(label, fmt(metrics.get(key)), fmt(thresholds.get(key))) for key, label in METRIC_TABLE]
+    return [
+        (label, fmt(metrics.get(key)), fmt(thresholds.get(key)))
+        for key, label in METRIC_TABLE
+        if key in metrics or key in thresholds or key not in _ENGINE_ROWS
+    ]
 
 
 def type_rows(types: dict) -> list[tuple[str, ...]]:

@@ -9,9 +9,25 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .dataset import DEFAULT_DATASET, corpus_files, load_dataset, open_eval_answerer, select_split
-from .gate import check_hostile, check_thresholds, compare, read_baseline, thresholds_for
+from .gate import (
+    REFERENCE_ENGINE,
+    check_hostile,
+    check_thresholds,
+    compare,
+    read_baseline,
+    thresholds_for,
+)
 from .hostile import AnswerOutcome, run_hostile
-from .metrics import RETRIEVAL_K, QuestionResult, aggregate, by_split, by_type, score_answer
+from .metrics import (
+    RETRIEVAL_K,
+    QuestionResult,
+    aggregate,
+    at_reference_speed,
+    by_split,
+    by_type,
+    engine_figures,
+    score_answer,
+)
 from .report import EvalReport, write_reports
 
 
@@ -84,7 +100,7 @@ def run_eval(
         corpus_fingerprint=corpus_key,
         repeat=repeat,
         split=split or "all",
-        metrics=aggregate(results),
+        metrics={**aggregate(results), **engine_figures(answerer.provider.engine_work())},
         by_type=by_type(results),
         by_split=by_split(results),
         questions=tuple(results),
@@ -126,6 +142,7 @@ def evaluate(settings, options: EvalOptions, progress: EvalProgress | None = Non
     report = _ask_golden(settings, options, progress)
     hostile = _ask_hostile(settings, options, report, progress) if options.hostile else None
     thresholds, path = thresholds_for(report.provider)
+    report = replace(report, metrics=at_reference_speed(report.metrics, thresholds.get(REFERENCE_ENGINE)))
     failures = check_thresholds(report.metrics, thresholds)
     if hostile is not None:
         failures += check_hostile(hostile, thresholds)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..prompts import PromptSet
 
-__all__ = ["Provider", "ChatProvider", "CorpusView", "TokenOdds", "make_provider"]
+__all__ = ["Provider", "ChatProvider", "CorpusView", "EngineWork", "TokenOdds", "make_provider"]
 
 
 class CorpusView(Protocol):
@@ -89,6 +89,36 @@ class Provider(ABC):
 
     def close(self) -> None:
         """Release what the provider holds (connections); models stay loaded per process."""
+
+    def engine_work(self) -> "EngineWork | None":
+        """What its model engine did so far (tokens read and written, and the engine's own
+        seconds for each), where the engine reports it; None otherwise."""
+        return None
+
+
+@dataclass(frozen=True)
+class EngineWork:
+    """Tokens a model engine read (prompt) and wrote, with the engine's own seconds for
+    each: its speed on this machine, which an eval needs to tell a slow machine from slow
+    code."""
+
+    read_tokens: int = 0
+    read_s: float = 0.0
+    written_tokens: int = 0
+    written_s: float = 0.0
+
+    def plus(self, timings: dict) -> "EngineWork":
+        """This work and one request's, from llama.cpp's ``timings`` of that request."""
+        return EngineWork(
+            self.read_tokens + int(timings.get("prompt_n") or 0),
+            self.read_s + float(timings.get("prompt_ms") or 0) / 1000,
+            self.written_tokens + int(timings.get("predicted_n") or 0),
+            self.written_s + float(timings.get("predicted_ms") or 0) / 1000,
+        )
+
+    def seconds_at(self, read_per_s: float, written_per_s: float) -> float:
+        """How long this work takes an engine reading and writing at these speeds."""
+        return self.read_tokens / read_per_s + self.written_tokens / written_per_s
 
 
 @dataclass(frozen=True)

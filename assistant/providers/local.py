@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..modelfile import QWEN_1_5B, ensure_model_file
-from . import ChatProvider, TokenOdds
+from . import ChatProvider, EngineWork, TokenOdds
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -164,6 +164,8 @@ class LocalProvider(ChatProvider):
         self._answering = 0  # requests that are not read-aheads, running or waiting
         self._answering_lock = threading.Lock()
         self._closed = threading.Event()  # read-aheads stop: the chat is ending
+        self._work = EngineWork()
+        self._work_lock = threading.Lock()
         self.server = None
         if settings.local_server:
             self.server = model_server_for(settings)
@@ -203,6 +205,17 @@ class LocalProvider(ChatProvider):
         runs a request on another thread: llama.cpp aborts it.) The model stays loaded."""
         self._closed.set()
 
+    def engine_work(self) -> EngineWork:
+        with self._work_lock:
+            return self._work
+
+    def _count(self, chunk: dict) -> None:
+        """Add a request's timings (llama.cpp puts them in its last chunk) to the work done."""
+        timings = chunk.get("timings")
+        if isinstance(timings, dict):
+            with self._work_lock:
+                self._work = self._work.plus(timings)
+
     def read_ahead(self, messages: list[dict[str, str]]) -> None:
         """Run ``messages`` through the model for one token: llama.cpp keeps what it read
         (the slot's cache, and its prompt cache in RAM for several prompts), and a later
@@ -225,7 +238,7 @@ class LocalProvider(ChatProvider):
         have written there."""
         request = chat_request(messages, max_tokens or self.max_tokens, alternatives is not None)
         if self.server is not None:
-            return self.server.stream_text(request, give_way, self._closed, alternatives)
+            return self.server.stream_text(request, give_way, self._closed, alternatives, self._count)
         return self._stream_in_process(request, give_way, alternatives)
 
     def _stream_in_process(
@@ -244,6 +257,7 @@ class LocalProvider(ChatProvider):
                     ProviderError(f"local model failed: {chunk['error'].get('message', chunk['error'])}")
                 )
                 return True
+            self._count(chunk or {})
             text = chunk_text(chunk or {}, alternatives)
             if text:
                 pieces.put(text)

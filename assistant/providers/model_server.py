@@ -363,12 +363,17 @@ class ModelServer:
 
     # -- answering -----------------------------------------------------------------------
     def stream_text(
-        self, request: dict, give_way: bool, closed: threading.Event, alternatives: "list[TokenOdds] | None"
+        self,
+        request: dict,
+        give_way: bool,
+        closed: threading.Event,
+        alternatives: "list[TokenOdds] | None",
+        on_chunk: "Callable[[dict], None] | None" = None,
     ) -> Iterator[str]:
         """The text of the server's reply to ``request`` (a :func:`.local.chat_request`).
         A server that is gone, or goes before any text, is started again and asked again
         (once); one that goes mid-answer is an error. A read-ahead (``give_way``) also
-        ends when ``closed`` is set."""
+        ends when ``closed`` is set. ``on_chunk`` is shown every chunk the server sends."""
         from contextlib import closing
 
         from .local import chunk_text
@@ -389,6 +394,8 @@ class ModelServer:
                                 "local model failed: "
                                 f"{error.get('message', error) if isinstance(error, dict) else error}"
                             )
+                        if on_chunk is not None:
+                            on_chunk(chunk)
                         text = chunk_text(chunk, alternatives)
                         if text:
                             wrote = True

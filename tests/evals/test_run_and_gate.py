@@ -8,10 +8,18 @@ import pytest
 from assistant.errors import AssistantError
 from assistant.evals.dataset import EvalQuestion, eval_settings, load_dataset, select_split
 from assistant.evals.gate import check_thresholds, compare
-from assistant.evals.metrics import QuestionResult, aggregate, score_answer, term_overlap
+from assistant.evals.metrics import (
+    QuestionResult,
+    aggregate,
+    at_reference_speed,
+    engine_figures,
+    score_answer,
+    term_overlap,
+)
 from assistant.evals.report import markdown_report
 from assistant.evals.run import run_eval, unstable
 from assistant.models import Answer, AnswerSentence, Citation, Passage, Repairs
+from assistant.providers import EngineWork
 
 from ..conftest import SAMPLE, write
 
@@ -118,6 +126,30 @@ def test_gate_baseline_and_repeats():
     same = QuestionResult(id="a", type="factoid", question="q", correct=True, refused=False, answer="x")
     assert unstable([[same], [replace(same)]]) == []
     assert unstable([[same], [replace(same, answer="y")]])[0]["id"] == "a"
+
+
+def test_latency_is_gated_at_the_reference_machine_speed_not_this_machines():
+    reference = {"read_tokens_per_s": 60.0, "written_tokens_per_s": 12.0}
+    limit = {"latency_total_p95_at_reference_s": 12.0, "reference_engine": reference}
+    work = EngineWork().plus(
+        {"prompt_n": 600, "prompt_ms": 10_000, "predicted_n": 120, "predicted_ms": 10_000}
+    )
+    assert work == EngineWork(600, 10.0, 120, 10.0) and work.seconds_at(60.0, 12.0) == 20.0
+    # The same work on a machine three times slower: 30 s where the reference took 10.
+    slow = EngineWork(600, 30.0, 120, 30.0)
+    metrics = {"latency_total_p95_s": 33.0, **engine_figures(slow)}
+    scaled = at_reference_speed(metrics, reference)
+    assert scaled["machine_slowdown"] == 3.0 and scaled["latency_total_p95_at_reference_s"] == 11.0
+    assert scaled["engine_read_tokens_per_s"] == 20.0 and scaled["engine_written_tokens_per_s"] == 4.0
+    assert check_thresholds(scaled, limit) == []  # the gate skips the reference entry itself
+    # Slower code on the reference machine (more tokens read per answer) still fails.
+    more = EngineWork(1200, 20.0, 120, 10.0)
+    worse = at_reference_speed({"latency_total_p95_s": 15.0, **engine_figures(more)}, reference)
+    assert worse["machine_slowdown"] == 1.0
+    assert [f.split(":")[0] for f in check_thresholds(worse, limit)] == ["latency_total_p95_at_reference_s"]
+    # No engine speeds (a provider with no engine) or no reference: nothing is added.
+    assert at_reference_speed({"latency_total_p95_s": 1.0}, reference) == {"latency_total_p95_s": 1.0}
+    assert at_reference_speed(metrics, None) == metrics and engine_figures(None) == {}
 
 
 def test_dataset_errors_are_one_line(tmp_path):

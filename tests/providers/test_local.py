@@ -68,6 +68,11 @@ def test_local_provider_answers_with_a_verified_citation_and_refuses(index):
     assert "White House" in answer.text and any(w in answer.text for w in ("rejected", "denied"))
     assert any(DENIAL in c.passage.text for c in answer.citations)
     assert answerer.ask("What is Alibaba's current stock price?").refused
+    # The engine's own timings of both answers are counted: the eval reads the machine's
+    # speed from them.
+    work = answerer.provider.engine_work()
+    assert work.read_tokens > 100 and work.written_tokens > 5
+    assert 0 < work.read_s < 120 and 0 < work.written_s < 120
 
 
 def test_piped_chat_answers_the_follow_up_about_the_pla_with_the_local_model(index):
