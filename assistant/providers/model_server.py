@@ -368,7 +368,7 @@ class ModelServer:
         give_way: bool,
         closed: threading.Event,
         alternatives: "list[TokenOdds] | None",
-        on_chunk: "Callable[[dict], None] | None" = None,
+        on_chunk: Callable[[dict], None] | None = None,
     ) -> Iterator[str]:
         """The text of the server's reply to ``request`` (a :func:`.local.chat_request`).
         A server that is gone, or goes before any text, is started again and asked again
