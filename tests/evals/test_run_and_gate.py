@@ -7,7 +7,15 @@ import pytest
 
 from assistant.errors import AssistantError
 from assistant.evals.dataset import EvalQuestion, eval_settings, load_dataset, select_split
-from assistant.evals.gate import check_thresholds, compare
+from assistant.evals.gate import (
+    HIGHER_IS_BETTER,
+    HOSTILE_LIMITS,
+    LOWER_IS_BETTER,
+    REFERENCE_ENGINE,
+    THRESHOLDS_DIR,
+    check_thresholds,
+    compare,
+)
 from assistant.evals.metrics import (
     QuestionResult,
     aggregate,
@@ -150,6 +158,19 @@ def test_latency_is_gated_at_the_reference_machine_speed_not_this_machines():
     # No engine speeds (a provider with no engine) or no reference: nothing is added.
     assert at_reference_speed({"latency_total_p95_s": 1.0}, reference) == {"latency_total_p95_s": 1.0}
     assert at_reference_speed(metrics, None) == metrics and engine_figures(None) == {}
+
+
+@pytest.mark.parametrize("path", sorted(THRESHOLDS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_each_committed_threshold_names_a_metric_the_gate_knows(path):
+    """A misspelt metric would fail the gate only at the end of a 30-minute eval ("not
+    measured"); a latency gated at the reference speed needs that speed named."""
+    thresholds = json.loads(path.read_text())
+    known = {*HIGHER_IS_BETTER, *LOWER_IS_BETTER, *(key for key, _ in HOSTILE_LIMITS), REFERENCE_ENGINE}
+    gated = [name for name in thresholds if not name.startswith("_")]
+    assert [name for name in gated if name not in known] == []
+    if any(name.endswith("_at_reference_s") for name in gated):
+        reference = thresholds[REFERENCE_ENGINE]
+        assert reference["read_tokens_per_s"] > 0 and reference["written_tokens_per_s"] > 0
 
 
 def test_dataset_errors_are_one_line(tmp_path):
