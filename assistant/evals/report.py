@@ -114,11 +114,11 @@ def fmt(value) -> str:
 
 
 def metric_rows(metrics: dict, thresholds: dict) -> list[tuple[str, str, str]]:
-    """The headline metrics as (label, value, threshold) rows."""
+    """The headline metrics as (label, value, threshold) rows; the engine's rows only where
+    the run or the thresholds have them."""
+    engine = [(key, label) for key, label in _ENGINE_TABLE if key in metrics or key in thresholds]
     return [
-        (label, fmt(metrics.get(key)), fmt(thresholds.get(key)))
-        for key, label in METRIC_TABLE
-        + tuple(e for e in _ENGINE_TABLE if e[0] in metrics or e[0] in thresholds)
+        (label, fmt(metrics.get(key)), fmt(thresholds.get(key))) for key, label in [*METRIC_TABLE, *engine]
     ]
 
 

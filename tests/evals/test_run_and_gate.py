@@ -15,6 +15,7 @@ from assistant.evals.gate import (
     THRESHOLDS_DIR,
     check_thresholds,
     compare,
+    thresholds_for,
 )
 from assistant.evals.metrics import (
     QuestionResult,
@@ -164,7 +165,7 @@ def test_latency_is_gated_at_the_reference_machine_speed_not_this_machines():
 def test_each_committed_threshold_names_a_metric_the_gate_knows(path):
     """A misspelt metric would fail the gate only at the end of a 30-minute eval ("not
     measured"); a latency gated at the reference speed needs that speed named."""
-    thresholds = json.loads(path.read_text())
+    thresholds, _ = thresholds_for(path.stem, path.parent)
     known = {*HIGHER_IS_BETTER, *LOWER_IS_BETTER, *(key for key, _ in HOSTILE_LIMITS), REFERENCE_ENGINE}
     gated = [name for name in thresholds if not name.startswith("_")]
     assert [name for name in gated if name not in known] == []
