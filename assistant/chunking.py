@@ -259,7 +259,14 @@ def chunk_article(article: Article, sizes: ChunkSizes = ChunkSizes()) -> list[Pa
         units.extend(_split_oversized(text, unit, sizes) if unit.tokens > sizes.maximum else [unit])
     spans: list[tuple[int, int, int]] = []
     for chunk in _pack(units, sizes):
-        spans.extend(_fit(text, chunk, sizes.maximum, spans[-1][1] if spans else -1))
+        for span in _fit(text, chunk, sizes.maximum, spans[-1][1] if spans else -1):
+            # A chunk that fits whole can start with the overlap it repeats from the
+            # previous chunk, while that previous chunk had to be split (its whitespace
+            # cost more than its units) and its last part is exactly that overlap: the
+            # part would then be a passage inside this one, so it gives way.
+            while spans and span[0] <= spans[-1][0] and span[1] >= spans[-1][1]:
+                spans.pop()
+            spans.append(span)
     passages = []
     for position, (start, end, tokens) in enumerate(spans):
         passages.append(

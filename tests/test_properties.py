@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.chunking import ChunkSizes, chunk_article
@@ -190,6 +190,13 @@ def check_chunks(text: str, sizes: ChunkSizes) -> None:
 
 @PROPERTY
 @given(text=texty, sizes=sizes_strategy)
+# Found by this test: a chunk whose text cost more than its units was split, its last part
+# being only the overlap the next chunk repeats, so that part sat inside the next passage.
+@example(
+    text="The council approved the budget.0:0:0\x81\x81\u0802\U00010740\U00015340?\r"
+    "The council approved the budget.Mr. Smith said no!",
+    sizes=ChunkSizes(target=35, maximum=35, minimum=1, overlap=8),
+)
 def test_chunk_offsets_round_trip_and_cover_the_text(text, sizes):
     check_chunks(text, sizes)
 
