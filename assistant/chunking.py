@@ -260,10 +260,10 @@ def chunk_article(article: Article, sizes: ChunkSizes = ChunkSizes()) -> list[Pa
     spans: list[tuple[int, int, int]] = []
     for chunk in _pack(units, sizes):
         for span in _fit(text, chunk, sizes.maximum, spans[-1][1] if spans else -1):
-            # A chunk that fits whole can start with the overlap it repeats from the
-            # previous chunk, while that previous chunk had to be split (its whitespace
-            # cost more than its units) and its last part is exactly that overlap: the
-            # part would then be a passage inside this one, so it gives way.
+            # The mirror of ``_fit``'s ``covered``: there a split chunk drops the overlap
+            # it repeats; here the previous chunk was split (its whitespace cost more
+            # than its units), its last part is just that overlap, and this chunk fits
+            # whole, so that part, now inside this passage, gives way.
             while spans and span[0] <= spans[-1][0] and span[1] >= spans[-1][1]:
                 spans.pop()
             spans.append(span)
